@@ -1,0 +1,71 @@
+"""Reject invalid template answers before any file is written.
+
+Cookiecutter runs this hook after it has created the empty project directory; a non-zero exit
+makes it delete that directory again, so a rejected answer leaves nothing behind. Each check
+prints one line: the field, the bad value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import json
+import keyword
+import re
+import sys
+from pathlib import Path
+
+ANSWERS: dict = json.loads(r'''{{ cookiecutter | tojson }}''')
+
+SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
+VERSION = re.compile(r"^\d+\.\d+\.\d+((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
+# Import names the lock file does not spell (they differ from the distribution name), and the
+# test packages that pytest would confuse with the project's own.
+RESERVED_NAMES = {"sklearn", "yaml", "google", "dateutil", "attr", "test", "tests"}
+LOCK_FILE = "{{ '{{cookiecutter.project_slug}}' }}/requirements.lock"
+
+
+def dependency_import_names() -> set[str]:
+    """Every name a package could shadow: stdlib modules and each pinned distribution."""
+    lock = Path(ANSWERS["_repo_dir"], LOCK_FILE)
+    pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", lock.read_text(), flags=re.M)
+    names = {re.sub(r"[-.]", "_", pin.lower()) for pin in pins}
+    return names | RESERVED_NAMES | set(sys.stdlib_module_names)
+
+
+def first_error(answers: dict) -> str | None:
+    """Return the first invalid answer as one readable line, or None when all are valid."""
+    name = answers["project_name"].strip()
+    slug = answers["project_slug"]
+    package = answers["package_name"]
+    if not name:
+        return "project_name is empty: give the project a name, e.g. project_name='Fraud Detection'"
+    if not SLUG.fullmatch(slug):
+        return (
+            f"project_slug {slug!r} (from project_name {name!r}) is invalid: use lowercase letters,"
+            " digits and single hyphens, starting with a letter, e.g. 'fraud-detection'"
+        )
+    if not package.isidentifier() or keyword.iskeyword(package) or package != package.lower():
+        return (
+            f"package_name {package!r} is not a valid lowercase Python identifier:"
+            " use letters, digits and underscores, starting with a letter, e.g. 'fraud_detection'"
+        )
+    if package in dependency_import_names():
+        return (
+            f"package_name {package!r} would shadow a dependency or standard-library module:"
+            " choose another name, e.g. 'fraud_detection'"
+        )
+    if not EMAIL.fullmatch(answers["author_email"]):
+        return f"author_email {answers['author_email']!r} is not an email address, e.g. 'you@example.com'"
+    if not VERSION.fullmatch(answers["version"]):
+        return f"version {answers['version']!r} is not a release version, e.g. '0.1.0'"
+    for option, allowed in answers["_choices"].items():
+        if answers[option] not in allowed:
+            return f"{option} {answers[option]!r} is not supported; allowed: {', '.join(allowed)}"
+    return None
+
+
+if __name__ == "__main__":
+    error = first_error(ANSWERS)
+    if error:
+        print(f"ERROR: {error}", file=sys.stderr)
+        sys.exit(1)

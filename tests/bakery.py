@@ -1,0 +1,110 @@
+"""Bake the template into a temporary folder and describe what a bake must hold."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from cookiecutter.main import cookiecutter
+
+TEMPLATE = Path(__file__).resolve().parents[1]
+CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text())
+CHOICES: dict[str, list[str]] = CONTEXT["_choices"]
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "Template Tests",
+    "GIT_AUTHOR_EMAIL": "tests@example.com",
+    "GIT_COMMITTER_NAME": "Template Tests",
+    "GIT_COMMITTER_EMAIL": "tests@example.com",
+}
+
+
+def pairwise(choices: dict[str, list[str]]) -> list[dict[str, str]]:
+    """A small set of combinations in which every pair of option values appears at least once.
+
+    Greedy all-pairs: repeatedly take the combination that covers the most pairs not yet seen.
+    """
+    names = list(choices)
+    uncovered = {
+        ((a, va), (b, vb))
+        for a, b in itertools.combinations(names, 2)
+        for va in choices[a]
+        for vb in choices[b]
+    }
+    candidates = [dict(zip(names, values)) for values in itertools.product(*choices.values())]
+
+    def new_pairs(combo: dict[str, str]) -> set:
+        pairs = {((a, combo[a]), (b, combo[b])) for a, b in itertools.combinations(names, 2)}
+        return pairs & uncovered
+
+    chosen = []
+    while uncovered:
+        best = max(candidates, key=lambda combo: len(new_pairs(combo)))
+        uncovered -= new_pairs(best)
+        chosen.append(best)
+    return chosen
+
+
+def bake(output_dir: Path, **answers: str) -> Path:
+    """Generate a project with the given answers (defaults elsewhere) and return its folder."""
+    return Path(
+        cookiecutter(
+            str(TEMPLATE), no_input=True, extra_context=answers, output_dir=str(output_dir)
+        )
+    )
+
+
+def run_cookiecutter_cli(output_dir: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+    """Run the cookiecutter command line as a user would, with no standard input."""
+    command = [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE), *answers]
+    return subprocess.run(
+        [*command, "--output-dir", str(output_dir)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def baked_files(project: Path) -> set[str]:
+    """Every file of a baked project, relative, leaving out git's own database."""
+    return {
+        path.relative_to(project).as_posix()
+        for path in project.rglob("*")
+        if path.is_file() and ".git" not in path.relative_to(project).parts
+    }
+
+
+def expected_files(answers: dict[str, str]) -> set[str]:
+    """The exact file set a bake must contain for the given option values."""
+    package = "fraud_detection"
+    files = {
+        ".dvc/.gitignore",
+        ".dvc/config",
+        ".dvcignore",
+        ".env.example",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+        "LICENSE",
+        "Makefile",
+        "README.md",
+        "data/.gitkeep",
+        "params.yaml",
+        "pyproject.toml",
+        "requirements.lock",
+        f"src/{package}/__init__.py",
+        f"src/{package}/cli.py",
+        f"src/{package}/governance/__init__.py",
+        f"src/{package}/governance/environment.py",
+        f"src/{package}/py.typed",
+        f"src/{package}/settings.py",
+        "tests/__init__.py",
+        "tests/conftest.py",
+        "tests/unit/__init__.py",
+        "tests/unit/test_cli.py",
+        "tests/unit/test_environment.py",
+        "tests/unit/test_settings.py",
+    }
+    ci_files = {"github": {".github/workflows/ci.yml"}, "gitlab": {".gitlab-ci.yml"}, "none": set()}
+    return files | ci_files[answers["ci"]]

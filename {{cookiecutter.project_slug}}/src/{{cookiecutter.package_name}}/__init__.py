@@ -1,0 +1,5 @@
+"""{{ cookiecutter.description }}"""
+
+from importlib.metadata import version
+
+__version__ = version("{{ cookiecutter.project_slug }}")

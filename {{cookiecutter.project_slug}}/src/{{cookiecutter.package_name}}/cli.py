@@ -1,0 +1,98 @@
+"""The project's command line: one entry point for every job, with help that teaches."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+
+from {{ cookiecutter.package_name }} import __version__
+from {{ cookiecutter.package_name }}.governance.environment import environment_report
+from {{ cookiecutter.package_name }}.settings import Settings, load_settings
+
+
+class App(typer.Typer):
+    """A Typer app whose failures are one line saying what went wrong (tracebacks with --debug)."""
+
+    debug = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the command; turn an uncaught error into one line and exit status 1."""
+        try:
+            return super().__call__(*args, **kwargs)
+        except Exception as error:
+            if App.debug:
+                raise
+            typer.secho(f"error: {describe(error)} (rerun with --debug for details)", err=True, fg="red")
+            sys.exit(1)
+
+
+def describe(error: Exception) -> str:
+    """One line for any error; a validation error names each field that failed."""
+    if isinstance(error, ValidationError):
+        return "invalid settings: " + "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}"
+            for issue in error.errors()
+        )
+    return str(error) or type(error).__name__
+
+
+app = App(
+    name="{{ cookiecutter.project_slug }}",
+    help="{{ cookiecutter.project_name }}: data, features, training, serving and monitoring.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks.")] = False,
+) -> None:
+    """{{ cookiecutter.project_name }}: data, features, training, serving and monitoring."""
+    App.debug = debug
+
+
+@app.command()
+def settings(
+    schema: Annotated[
+        bool, typer.Option("--schema", help="Print the JSON schema of params.yaml instead.")
+    ] = False,
+) -> None:
+    """Print the settings in force (params.yaml plus environment overrides).
+
+    Example: {{ cookiecutter.project_slug }} settings --schema > params.schema.json
+    """
+    if schema:
+        typer.echo(json.dumps(Settings.model_json_schema(), indent=2))
+        return
+    resolved = load_settings()
+    typer.echo(yaml.safe_dump(resolved.model_dump(mode="json"), sort_keys=False).rstrip())
+
+
+@app.command()
+def info(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show the project version, interpreter, platform and pinned stack; fail on drift from the lock.
+
+    Example: {{ cookiecutter.project_slug }} info --json
+    """
+    report = environment_report(load_settings().project_root)
+    if as_json:
+        typer.echo(json.dumps({"version": __version__, **report.__dict__}, indent=2))
+    else:
+        typer.echo(f"{{ cookiecutter.project_slug }} {__version__}")
+        typer.echo(f"python {report.python} on {report.platform}")
+        typer.echo(f"requirements.lock sha256 {report.lock_sha256}")
+        for name, installed in report.stack.items():
+            typer.echo(f"  {name:<10} {installed}")
+    if report.mismatches:
+        raise RuntimeError(
+            f"{len(report.mismatches)} packages differ from requirements.lock "
+            f"(first: {report.mismatches[0]}); run `make setup`"
+        )

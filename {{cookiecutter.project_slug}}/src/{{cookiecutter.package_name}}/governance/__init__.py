@@ -1,0 +1,1 @@
+"""Release evidence: what data, code, features and environment produced a model."""

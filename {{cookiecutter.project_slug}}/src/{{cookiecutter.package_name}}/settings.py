@@ -1,0 +1,120 @@
+"""One typed settings model, read from params.yaml and overridden by the environment.
+
+Nothing else in the project reads params.yaml: every tunable is declared here once, with its
+type and bounds, so a typo fails at start-up instead of halfway through a pipeline.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
+PARAMS_FILE = "params.yaml"
+
+
+class Section(BaseModel):
+    """A params.yaml section: unknown keys are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PathSettings(Section):
+    """Project folders, relative to the project root unless absolute."""
+
+    data_dir: Path = Path("data")
+    reports_dir: Path = Path("reports")
+    artifacts_dir: Path = Path("artifacts")
+
+
+class StorageSettings(Section):
+    """Remote storage shared by the DVC remote, the ZenML artifact store and MLflow artifacts."""
+
+    kind: Literal["local", "s3", "gcs"] = "{{ cookiecutter.remote_storage }}"
+    remote_url: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _url_matches_kind(self) -> StorageSettings:
+        schemes = {"s3": "s3://", "gcs": "gs://"}
+        expected = schemes.get(self.kind)
+        if expected and not self.remote_url.startswith(expected):
+            raise ValueError(f"remote_url must start with {expected} when kind is {self.kind}")
+        if self.kind == "local" and "://" in self.remote_url:
+            raise ValueError("remote_url must be a folder path when kind is local")
+        return self
+
+
+class OnlineStoreSettings(Section):
+    """Feast online store used at serving time."""
+
+    kind: Literal["sqlite", "redis"] = "{{ cookiecutter.online_store }}"
+    sqlite_path: Path = Path("data/online_store.db")
+    redis_connection_string: str = "localhost:6379"
+
+
+class TrackingSettings(Section):
+    """MLflow tracking store and artifact root."""
+
+    tracking_uri: str = "sqlite:///artifacts/mlflow/mlflow.db"
+    artifact_root: Path = Path("artifacts/mlflow/artifacts")
+
+
+class Settings(BaseSettings):
+    """Every tunable of the project. Build it with `load_settings()`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_file=".env",
+        extra="forbid",
+        frozen=True,
+    )
+
+    project_root: Path = Field(default_factory=Path.cwd, exclude=True)
+    seed: int = Field(default=42, ge=0)
+    paths: PathSettings = PathSettings()
+    storage: StorageSettings
+    online_store: OnlineStoreSettings = OnlineStoreSettings()
+    tracking: TrackingSettings = TrackingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment overrides the values passed in, which come from params.yaml."""
+        return env_settings, dotenv_settings, init_settings
+
+    def resolve(self, path: Path) -> Path:
+        """An absolute path for a project-relative one, independent of the working directory."""
+        return path if path.is_absolute() else self.project_root / path
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder, from `start` upwards, that holds params.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PARAMS_FILE).is_file():
+            return folder
+    raise FileNotFoundError(f"no {PARAMS_FILE} in {here} or any parent: run from inside the project")
+
+
+def load_settings(project_root: Path | None = None) -> Settings:
+    """Read params.yaml of the project, apply environment overrides and validate everything."""
+    root = project_root or find_project_root()
+    values: Any = yaml.safe_load((root / PARAMS_FILE).read_text()) or {}
+    if not isinstance(values, dict):
+        raise ValueError(f"{root / PARAMS_FILE} must hold a mapping of settings")
+    return Settings(project_root=root, _env_file=root / ".env", **values)

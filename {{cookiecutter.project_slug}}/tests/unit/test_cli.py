@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from {{ cookiecutter.package_name }}.cli import app
+
+runner = CliRunner()
+
+
+def test_settings_prints_the_resolved_values(project_copy: Path) -> None:
+    result = runner.invoke(app, ["settings"])
+    assert result.exit_code == 0, result.output
+    shown = yaml.safe_load(result.output)
+    assert shown["storage"]["kind"] == "{{ cookiecutter.remote_storage }}"
+    assert shown["online_store"]["kind"] == "{{ cookiecutter.online_store }}"
+
+
+def test_settings_schema_is_json_schema_of_every_section(project_copy: Path) -> None:
+    result = runner.invoke(app, ["settings", "--schema"])
+    assert result.exit_code == 0, result.output
+    schema = json.loads(result.output)
+    assert {"seed", "paths", "storage", "online_store", "tracking"} <= set(schema["properties"])
+
+
+def test_invalid_params_fail_with_one_line_naming_the_field(project_copy: Path) -> None:
+    params_file = project_copy / "params.yaml"
+    params_file.write_text(params_file.read_text().replace("seed: 42", "seed: -3"))
+    result = runner.invoke(app, ["settings"])
+    assert result.exit_code == 1
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1, result.output
+    assert "seed" in lines[0]
+    assert "Traceback" not in result.output
+
+
+def test_info_reports_the_pinned_stack_and_matches_the_lock(project_copy: Path) -> None:
+    result = runner.invoke(app, ["info", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["mismatches"] == []
+    assert len(report["lock_sha256"]) == 64
+    for tool in ("zenml", "kfp", "feast", "dvc", "mlflow", "bentoml", "evidently", "xgboost"):
+        assert report["stack"][tool] != "missing", tool
+
+
+def test_help_of_every_command_ends_with_an_example() -> None:
+    for command in ("settings", "info"):
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0
+        assert "Example:" in result.output, command
