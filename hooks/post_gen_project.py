@@ -1,4 +1,4 @@
-"""Finish a freshly rendered project: drop unselected options, start git and DVC, show next steps."""
+"""Finish a rendered project: drop unselected options, start git and DVC, print next steps."""
 
 from __future__ import annotations
 
@@ -8,19 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-CI = "{{ cookiecutter.ci }}"
 SLUG = "{{ cookiecutter.project_slug }}"
 PROJECT = Path.cwd()
 
-# Files that belong to one value of an option; the others' files are removed.
+# Files that belong to one value of an option; the files of the other values are removed.
 OPTION_FILES = {
-    "ci": {
-        "github": [".github"],
-        "gitlab": [".gitlab-ci.yml"],
-        "none": [],
-    },
+    "ci": {"github": [".github"], "gitlab": [".gitlab-ci.yml"], "none": []},
 }
-SELECTED = {"ci": CI}
+SELECTED = {"ci": "{{ cookiecutter.ci }}"}
 
 
 def remove_unselected_files() -> None:
@@ -47,26 +42,23 @@ def enclosing_repository() -> Path | None:
     A project generated into an ignored folder of another repository (``build/``, say) is
     not part of it, so it gets a repository of its own.
     """
-    top = subprocess.run(
-        ["git", "-C", str(PROJECT.parent), "rev-parse", "--show-toplevel"],
-        capture_output=True,
-        text=True,
-    )
+    top = git("-C", str(PROJECT.parent), "rev-parse", "--show-toplevel", check=False)
     if top.returncode != 0:
         return None
-    ignored = subprocess.run(
-        ["git", "-C", top.stdout.strip(), "check-ignore", "-q", str(PROJECT)], capture_output=True
-    )
-    return None if ignored.returncode == 0 else Path(top.stdout.strip())
+    root = top.stdout.strip()
+    ignored = git("-C", root, "check-ignore", "-q", str(PROJECT), check=False)
+    return None if ignored.returncode == 0 else Path(root)
 
 
 def has_git_identity() -> bool:
     """A name and an email set for commits, in git's config or the environment; never guessed."""
 
     def configured(key: str, variable: str) -> bool:
-        return bool(os.environ.get(variable) or git("config", "--get", key, check=False).stdout.strip())
+        from_config = git("config", "--get", key, check=False).stdout.strip()
+        return bool(os.environ.get(variable) or from_config)
 
-    return configured("user.name", "GIT_COMMITTER_NAME") and configured("user.email", "GIT_COMMITTER_EMAIL")
+    name = configured("user.name", "GIT_COMMITTER_NAME")
+    return name and configured("user.email", "GIT_COMMITTER_EMAIL")
 
 
 def dvc_init(subdir: bool) -> None:
@@ -77,13 +69,13 @@ def dvc_init(subdir: bool) -> None:
 def start_version_control() -> None:
     parent_repo = enclosing_repository()
     if parent_repo is not None:
-        print(f"Inside the git repository {parent_repo}: no nested repository, DVC set up with --subdir.")
+        print(f"Inside the git repository {parent_repo}: no nested repository, DVC with --subdir.")
         dvc_init(subdir=True)
         return
     git("init", "-b", "main")
     dvc_init(subdir=False)
     if not has_git_identity():
-        print("No git identity configured: skipped the initial commit (set user.name and user.email, then commit).")
+        print("No git identity: skipped the initial commit (set user.name and user.email first).")
         return
     git("add", "--all")
     git("commit", "--quiet", "--no-verify", "-m", "Initial project from cookiecutter-mlops-stack")

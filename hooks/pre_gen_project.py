@@ -11,25 +11,17 @@ import json
 import keyword
 import re
 import sys
-from pathlib import Path
 
-ANSWERS: dict = json.loads(r'''{{ cookiecutter | tojson }}''')
+ANSWERS: dict = json.loads(r"""{{ cookiecutter | tojson }}""")
 
 SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
 VERSION = re.compile(r"^\d+\.\d+\.\d+((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
-# Import names the lock file does not spell (they differ from the distribution name), and the
-# test packages that pytest would confuse with the project's own.
-RESERVED_NAMES = {"sklearn", "yaml", "google", "dateutil", "attr", "test", "tests"}
-LOCK_FILE = "{{ '{{cookiecutter.project_slug}}' }}/requirements.lock"
 
 
-def dependency_import_names() -> set[str]:
-    """Every name a package could shadow: stdlib modules and each pinned distribution."""
-    lock = Path(ANSWERS["_repo_dir"], LOCK_FILE)
-    pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==", lock.read_text(), flags=re.M)
-    names = {re.sub(r"[-.]", "_", pin.lower()) for pin in pins}
-    return names | RESERVED_NAMES | set(sys.stdlib_module_names)
+def shadowed_names(answers: dict) -> set[str]:
+    """Names a package must not take: the stack's import names and the standard library's."""
+    return set(answers["_reserved_package_names"]) | set(sys.stdlib_module_names)
 
 
 def first_error(answers: dict) -> str | None:
@@ -49,13 +41,14 @@ def first_error(answers: dict) -> str | None:
             f"package_name {package!r} is not a valid lowercase Python identifier:"
             " use letters, digits and underscores, starting with a letter, e.g. 'fraud_detection'"
         )
-    if package in dependency_import_names():
+    if package in shadowed_names(answers):
         return (
             f"package_name {package!r} would shadow a dependency or standard-library module:"
             " choose another name, e.g. 'fraud_detection'"
         )
     if not EMAIL.fullmatch(answers["author_email"]):
-        return f"author_email {answers['author_email']!r} is not an email address, e.g. 'you@example.com'"
+        email = answers["author_email"]
+        return f"author_email {email!r} is not an email address, e.g. 'you@example.com'"
     if not VERSION.fullmatch(answers["version"]):
         return f"version {answers['version']!r} is not a release version, e.g. '0.1.0'"
     for option, allowed in answers["_choices"].items():

@@ -33,7 +33,9 @@ def pairwise(choices: dict[str, list[str]]) -> list[dict[str, str]]:
         for va in choices[a]
         for vb in choices[b]
     }
-    candidates = [dict(zip(names, values)) for values in itertools.product(*choices.values())]
+    candidates = [
+        dict(zip(names, values, strict=True)) for values in itertools.product(*choices.values())
+    ]
 
     def new_pairs(combo: dict[str, str]) -> set:
         pairs = {((a, combo[a]), (b, combo[b])) for a, b in itertools.combinations(names, 2)}
@@ -68,12 +70,13 @@ def run_cookiecutter_cli(output_dir: Path, *answers: str) -> subprocess.Complete
 
 
 def baked_files(project: Path) -> set[str]:
-    """Every file of a baked project, relative, leaving out git's own database."""
-    return {
-        path.relative_to(project).as_posix()
-        for path in project.rglob("*")
-        if path.is_file() and ".git" not in path.relative_to(project).parts
-    }
+    """Every file of a baked project, relative; git's database and DVC's scratch folder aside."""
+    files = set()
+    for path in project.rglob("*"):
+        parts = path.relative_to(project).parts
+        if path.is_file() and parts[0] != ".git" and parts[:2] != (".dvc", "tmp"):
+            files.add("/".join(parts))
+    return files
 
 
 def expected_files(answers: dict[str, str]) -> set[str]:

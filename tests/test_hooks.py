@@ -72,7 +72,12 @@ def test_a_valid_custom_name_bakes(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("license", "GPL-3.0"), ("online_store", "cassandra"), ("remote_storage", "azure"), ("ci", "jenkins")],
+    [
+        ("license", "GPL-3.0"),
+        ("online_store", "cassandra"),
+        ("remote_storage", "azure"),
+        ("ci", "jenkins"),
+    ],
 )
 def test_an_unknown_choice_is_rejected_by_the_hook(tmp_path: Path, option: str, value: str) -> None:
     result = run_cookiecutter_cli(tmp_path, f"{option}={value}")

@@ -1,4 +1,4 @@
-"""{{ cookiecutter.description }}"""
+"""{{ cookiecutter.project_name }}: the package behind the project's CLI and pipelines."""
 
 from importlib.metadata import version
 

@@ -27,7 +27,8 @@ class App(typer.Typer):
         except Exception as error:
             if App.debug:
                 raise
-            typer.secho(f"error: {describe(error)} (rerun with --debug for details)", err=True, fg="red")
+            message = f"error: {describe(error)} (rerun with --debug for details)"
+            typer.secho(message, err=True, fg="red")
             sys.exit(1)
 
 
@@ -78,7 +79,7 @@ def settings(
 def info(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """Show the project version, interpreter, platform and pinned stack; fail on drift from the lock.
+    """Show the version, interpreter, platform and pinned stack; fail if it drifts from the lock.
 
     Example: {{ cookiecutter.project_slug }} info --json
     """

@@ -108,7 +108,7 @@ def find_project_root(start: Path | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / PARAMS_FILE).is_file():
             return folder
-    raise FileNotFoundError(f"no {PARAMS_FILE} in {here} or any parent: run from inside the project")
+    raise FileNotFoundError(f"no {PARAMS_FILE} in {here} or above: run from inside the project")
 
 
 def load_settings(project_root: Path | None = None) -> Settings:

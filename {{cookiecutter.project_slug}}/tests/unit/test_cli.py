@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -29,12 +31,19 @@ def test_settings_schema_is_json_schema_of_every_section(project_copy: Path) -> 
 def test_invalid_params_fail_with_one_line_naming_the_field(project_copy: Path) -> None:
     params_file = project_copy / "params.yaml"
     params_file.write_text(params_file.read_text().replace("seed: 42", "seed: -3"))
-    result = runner.invoke(app, ["settings"])
-    assert result.exit_code == 1
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1, result.output
-    assert "seed" in lines[0]
-    assert "Traceback" not in result.output
+    console_script = Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"
+    result = subprocess.run(
+        [console_script, "settings"], cwd=project_copy, capture_output=True, text=True
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: invalid settings: seed: ")
+    debug = subprocess.run(
+        [console_script, "--debug", "settings"], cwd=project_copy, capture_output=True, text=True
+    )
+    assert "Traceback" in debug.stderr
 
 
 def test_info_reports_the_pinned_stack_and_matches_the_lock(project_copy: Path) -> None:

@@ -70,5 +70,5 @@ def test_missing_params_file_says_where_it_looked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(FileNotFoundError, match="params.yaml"):
+    with pytest.raises(FileNotFoundError, match=r"params\.yaml"):
         load_settings()

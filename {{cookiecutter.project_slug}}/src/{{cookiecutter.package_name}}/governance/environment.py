@@ -39,11 +39,13 @@ def pinned_versions(lock_file: Path) -> dict[str, str]:
             continue
         requirement = Requirement(line)
         if requirement.marker is None or requirement.marker.evaluate():
-            pins[canonicalize_name(requirement.name)] = str(requirement.specifier).removeprefix("==")
+            version_pin = str(requirement.specifier).removeprefix("==")
+            pins[canonicalize_name(requirement.name)] = version_pin
     return pins
 
 
 def installed_version(name: str) -> str | None:
+    """The installed version of a distribution, or None when it is not installed."""
     try:
         return version(name)
     except PackageNotFoundError:

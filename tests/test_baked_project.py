@@ -1,0 +1,68 @@
+"""A default bake passes its own checks: setup, lint, types and its test suite."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.bakery import bake
+
+# The template's own virtualenv has exactly the lock file's packages: the baked project's
+# `make setup` only adds the project itself, so its suite runs without a second full install.
+SHARED_VENV = Path(sys.prefix)
+
+
+@pytest.fixture(scope="module")
+def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return bake(tmp_path_factory.mktemp("default"))
+
+
+def make(project: Path, *targets: str) -> subprocess.CompletedProcess[str]:
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_DETECTION_")}
+    return subprocess.run(
+        ["make", *targets, f"VENV={SHARED_VENV}"],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.mark.slow
+def test_default_bake_passes_its_own_lint_and_tests(default_project: Path) -> None:
+    result = make(default_project, "lint", "test")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "Success: no issues found" in result.stdout, "mypy must have run"
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary
+    assert "failed" not in summary
+    assert "error" not in summary
+
+
+@pytest.mark.slow
+def test_console_script_is_named_after_the_slug(default_project: Path) -> None:
+    result = make(default_project, "info")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "fraud-detection 0.1.0" in result.stdout
+    assert "storage:" in result.stdout
+
+
+def test_make_help_lists_every_target_by_group(default_project: Path) -> None:
+    result = subprocess.run(["make", "help"], cwd=default_project, capture_output=True, text=True)
+    assert result.returncode == 0
+    for group in ("Setup", "Test", "Housekeeping"):
+        assert group in result.stdout
+    makefile = (default_project / "Makefile").read_text()
+    targets = [
+        line.split(":")[0]
+        for line in makefile.splitlines()
+        if line and line[0].isalpha() and ":" in line and "## " in line
+    ]
+    assert len(targets) >= 8
+    for target in targets:
+        assert f" {target} " in result.stdout, f"make help does not list {target}"
