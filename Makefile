@@ -10,6 +10,7 @@ BIN := $(VENV)/bin
 LOCK := {{cookiecutter.project_slug}}/requirements.lock
 DEMO_DIR := build/demo
 export UV_COMPILE_BYTECODE := 1
+export NO_MKDOCS_2_WARNING := 1
 
 ##@ Main
 
