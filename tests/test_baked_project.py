@@ -22,9 +22,11 @@ def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def make(project: Path, *targets: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("FRAUD_DETECTION_")}
+    """Run the baked project's make as a user would: no settings or outer make inherited."""
+    inherited = ("FRAUD_DETECTION_", "MAKE", "MFLAGS")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     return subprocess.run(
-        ["make", *targets, f"VENV={SHARED_VENV}"],
+        ["make", "--no-print-directory", *targets, f"VENV={SHARED_VENV}"],
         cwd=project,
         env=environment,
         capture_output=True,
