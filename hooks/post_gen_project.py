@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -62,6 +63,10 @@ def has_git_identity() -> bool:
 
 
 def dvc_init(subdir: bool) -> None:
+    """Initialise DVC with the interpreter running cookiecutter, or leave it to `make setup`."""
+    if importlib.util.find_spec("dvc") is None:
+        print("DVC is not installed beside cookiecutter: `make setup` will run `dvc init`.")
+        return
     command = [sys.executable, "-m", "dvc", "init", "--quiet", *(["--subdir"] if subdir else [])]
     subprocess.run(command, cwd=PROJECT, check=True, capture_output=True, text=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,6 +64,24 @@ def run_cookiecutter_cli(output_dir: Path, *answers: str) -> subprocess.Complete
     command = [sys.executable, "-m", "cookiecutter", "--no-input", str(TEMPLATE), *answers]
     return subprocess.run(
         [*command, "--output-dir", str(output_dir)],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def make(project: Path, *targets: str) -> subprocess.CompletedProcess[str]:
+    """Run a baked project's make as a user would: no settings or outer make inherited.
+
+    It uses the template's own virtualenv, which holds exactly the lock file's packages, so the
+    project's `make setup` only adds the project itself instead of a second full install.
+    """
+    inherited = ("FRAUD_DETECTION_", "MAKE", "MFLAGS")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
+    return subprocess.run(
+        ["make", "--no-print-directory", *targets, f"VENV={sys.prefix}"],
+        cwd=project,
+        env=environment,
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,

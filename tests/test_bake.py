@@ -10,10 +10,21 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.bakery import CHOICES, CONTEXT, IDENTITY, bake, baked_files, expected_files, pairwise
+from tests.bakery import (
+    CHOICES,
+    CONTEXT,
+    IDENTITY,
+    TEMPLATE,
+    bake,
+    baked_files,
+    expected_files,
+    make,
+    pairwise,
+)
 
 COMBINATIONS = pairwise(CHOICES)
 RUFF = Path(sys.executable).parent / "ruff"
+UV = Path(sys.executable).parent / "uv"
 LICENSE_FIRST_LINES = {
     "MIT": "MIT License",
     "Apache-2.0": "Apache License",
@@ -66,6 +77,8 @@ def test_answers_reach_the_files(baked: tuple) -> None:
     assert pyproject["project"]["name"] == "fraud-detection"
     assert pyproject["project"]["requires-python"].startswith(f">={answers['python_version']}")
     assert pyproject["project"]["scripts"] == {"fraud-detection": "fraud_detection.cli:app"}
+    spdx = {"Proprietary": "LicenseRef-Proprietary"}.get(answers["license"], answers["license"])
+    assert pyproject["project"]["license"] == spdx
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["online_store"]["kind"] == answers["online_store"]
     assert params["storage"]["kind"] == answers["remote_storage"]
@@ -151,3 +164,26 @@ def test_in_an_ignored_folder_of_a_repository_the_project_gets_its_own(tmp_path:
     (tmp_path / ".gitignore").write_text("build/\n")
     project = bake(tmp_path / "build")
     assert (project / ".git").is_dir()
+
+
+def test_cookiecutter_without_dvc_leaves_dvc_init_to_make_setup(tmp_path: Path) -> None:
+    """The usual install (pipx, a bare virtualenv) has cookiecutter but not DVC beside it."""
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True)
+    lock = TEMPLATE / "{{cookiecutter.project_slug}}" / "requirements.lock"
+    install = [UV, "pip", "install", "--python", venv / "bin" / "python", "-c", lock]
+    subprocess.run([*install, "cookiecutter"], check=True, capture_output=True)
+    result = subprocess.run(
+        [venv / "bin" / "cookiecutter", "--no-input", TEMPLATE, "--output-dir", tmp_path],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "`make setup` will run `dvc init`" in result.stdout
+    project = tmp_path / "fraud-detection"
+    assert (project / ".git").is_dir()
+    assert not (project / ".dvc").exists()
+    setup = make(project, "setup")
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    assert (project / ".dvc" / "config").is_file()

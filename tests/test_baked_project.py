@@ -2,37 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from tests.bakery import bake
-
-# The template's own virtualenv has exactly the lock file's packages: the baked project's
-# `make setup` only adds the project itself, so its suite runs without a second full install.
-SHARED_VENV = Path(sys.prefix)
+from tests.bakery import bake, make
 
 
 @pytest.fixture(scope="module")
 def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bake(tmp_path_factory.mktemp("default"))
-
-
-def make(project: Path, *targets: str) -> subprocess.CompletedProcess[str]:
-    """Run the baked project's make as a user would: no settings or outer make inherited."""
-    inherited = ("FRAUD_DETECTION_", "MAKE", "MFLAGS")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
-    return subprocess.run(
-        ["make", "--no-print-directory", *targets, f"VENV={SHARED_VENV}"],
-        cwd=project,
-        env=environment,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.mark.slow
@@ -68,3 +50,23 @@ def test_make_help_lists_every_target_by_group(default_project: Path) -> None:
     assert len(targets) >= 8
     for target in targets:
         assert f" {target} " in result.stdout, f"make help does not list {target}"
+
+
+def test_pre_commit_config_is_valid(default_project: Path) -> None:
+    pre_commit = Path(sys.executable).parent / "pre-commit"
+    result = subprocess.run(
+        [pre_commit, "validate-config", ".pre-commit-config.yaml"],
+        cwd=default_project,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_github_workflow_runs_lint_and_test_on_the_chosen_python(default_project: Path) -> None:
+    workflow = yaml.safe_load((default_project / ".github/workflows/ci.yml").read_text())
+    steps = workflow["jobs"]["test"]["steps"]
+    commands = [step.get("run") for step in steps if "run" in step]
+    assert commands == ["make lint", "make test"]
+    setup_python = next(step for step in steps if step.get("uses", "").startswith("actions/setup"))
+    assert setup_python["with"]["python-version"] == "3.11"
