@@ -58,6 +58,12 @@ def main(
     App.debug = debug
 
 
+data_app = typer.Typer(help="Synthetic data (DVC stage `generate`) and the DVC remote.")
+features_app = typer.Typer(help="The feature table (DVC stage `features`) and the Feast store.")
+app.add_typer(data_app, name="data", no_args_is_help=True)
+app.add_typer(features_app, name="features", no_args_is_help=True)
+
+
 @app.command()
 def settings(
     schema: Annotated[
@@ -97,3 +103,60 @@ def info(
             f"{len(report.mismatches)} packages differ from requirements.lock "
             f"(first: {report.mismatches[0]}); run `make setup`"
         )
+
+
+@data_app.command("generate")
+def data_generate() -> None:
+    """Write the synthetic customers and transactions (the DVC stage `generate`).
+
+    Example: {{ cookiecutter.project_slug }} data generate
+    """
+    from {{ cookiecutter.package_name }}.data.generate import write_dataset
+
+    files = write_dataset(load_settings())
+    typer.echo(f"wrote {files.customers} and {files.transactions}")
+
+
+@data_app.command("remote")
+def data_remote() -> None:
+    """Point DVC's default remote at the configured storage, with download verification.
+
+    Example: {{ cookiecutter.project_slug }} data remote && dvc push
+    """
+    from {{ cookiecutter.package_name }}.data.versioning import configure_remote
+
+    typer.echo(f"DVC remote 'storage' -> {configure_remote(load_settings())} (verify on)")
+
+
+@features_app.command("build")
+def features_build() -> None:
+    """Check the raw data against its contract and build the feature table (DVC stage `features`).
+
+    Example: {{ cookiecutter.project_slug }} features build
+    """
+    from {{ cookiecutter.package_name }}.features.build import write_feature_table
+
+    files = write_feature_table(load_settings())
+    typer.echo(f"wrote {files.features}")
+
+
+@features_app.command("apply")
+def features_apply() -> None:
+    """Run `feast apply`, then fill the online store (backfill the first time, then incremental).
+
+    Example: {{ cookiecutter.project_slug }} features apply
+    """
+    import pandas as pd
+
+    from {{ cookiecutter.package_name }}.data.files import DataFiles
+    from {{ cookiecutter.package_name }}.features.store import (
+        apply_definitions,
+        materialize,
+        open_store,
+    )
+
+    resolved = load_settings()
+    apply_definitions(resolved)
+    table = pd.read_parquet(DataFiles.of(resolved).features)
+    done = materialize(open_store(resolved), table)
+    typer.echo(f"feast apply done; materialized ({done.mode}) up to {done.end.isoformat()}")

@@ -6,6 +6,7 @@ type and bounds, so a typo fails at start-up instead of halfway through a pipeli
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -52,11 +53,38 @@ class StorageSettings(Section):
         return self
 
 
-class OnlineStoreSettings(Section):
-    """Feast online store used at serving time."""
+class DataSettings(Section):
+    """Size, period and shape of the synthetic transactions."""
 
-    kind: Literal["sqlite", "redis"] = "{{ cookiecutter.online_store }}"
-    sqlite_path: Path = Path("data/online_store.db")
+    n_customers: int = Field(default=500, ge=10)
+    n_transactions: int = Field(default=20_000, ge=100)
+    start: date = date(2026, 1, 1)
+    days: int = Field(default=60, ge=1)
+    fraud_rate: float = Field(default=0.02, gt=0, lt=0.5)
+    drift: bool = False
+
+
+class FeatureSettings(Section):
+    """Per-customer aggregates: window lengths, what counts as night, how long values stay valid."""
+
+    windows_hours: tuple[int, ...] = Field(default=(1, 24, 168), min_length=1)
+    night_hours: tuple[int, int] = (0, 6)
+    ttl_days: int = Field(default=365, ge=1)
+
+    @model_validator(mode="after")
+    def _windows_fit_the_ttl(self) -> FeatureSettings:
+        if max(self.windows_hours) > self.ttl_days * 24:
+            raise ValueError("the longest window must not exceed ttl_days")
+        if not 0 <= self.night_hours[0] < self.night_hours[1] <= 24:
+            raise ValueError("night_hours must be [start, end) with 0 <= start < end <= 24")
+        return self
+
+
+class FeastSettings(Section):
+    """Where the Feast repository lives and which feature service the model uses."""
+
+    repo_path: Path = Path("feature_repo")
+    feature_service: str = "fraud_model_v1"
     redis_connection_string: str = "localhost:6379"
 
 
@@ -82,7 +110,9 @@ class Settings(BaseSettings):
     seed: int = Field(default=42, ge=0)
     paths: PathSettings = PathSettings()
     storage: StorageSettings
-    online_store: OnlineStoreSettings = OnlineStoreSettings()
+    data: DataSettings = DataSettings()
+    features: FeatureSettings = FeatureSettings()
+    feast: FeastSettings = FeastSettings()
     tracking: TrackingSettings = TrackingSettings()
 
     @classmethod

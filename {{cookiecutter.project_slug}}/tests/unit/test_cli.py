@@ -18,14 +18,14 @@ def test_settings_prints_the_resolved_values(project_copy: Path) -> None:
     assert result.exit_code == 0, result.output
     shown = yaml.safe_load(result.output)
     assert shown["storage"]["kind"] == "{{ cookiecutter.remote_storage }}"
-    assert shown["online_store"]["kind"] == "{{ cookiecutter.online_store }}"
+    assert shown["feast"]["feature_service"] == "fraud_model_v1"
 
 
 def test_settings_schema_is_json_schema_of_every_section(project_copy: Path) -> None:
     result = runner.invoke(app, ["settings", "--schema"])
     assert result.exit_code == 0, result.output
     schema = json.loads(result.output)
-    assert {"seed", "paths", "storage", "online_store", "tracking"} <= set(schema["properties"])
+    assert {"seed", "paths", "storage", "data", "features", "feast", "tracking"} <= set(schema["properties"])
 
 
 def test_invalid_params_fail_with_one_line_naming_the_field(project_copy: Path) -> None:

@@ -15,7 +15,7 @@ def test_params_yaml_is_the_source(project_copy: Path) -> None:
     settings = load_settings()
     assert settings.seed == params["seed"]
     assert settings.storage.kind == "{{ cookiecutter.remote_storage }}"
-    assert settings.online_store.kind == "{{ cookiecutter.online_store }}"
+    assert settings.data.n_transactions == params["data"]["n_transactions"]
     assert settings.project_root == project_copy.resolve()
 
 
@@ -51,7 +51,8 @@ def test_relative_paths_resolve_against_the_project_root(
     [
         ("seed", -1, "seed"),
         ("unknown_key", 1, "unknown_key"),
-        ("online_store", {"kind": "cassandra"}, "online_store.kind"),
+        ("features", {"windows_hours": [1, 24, 9999], "ttl_days": 7}, "features"),
+        ("data", {"fraud_rate": 0.9}, "data.fraud_rate"),
         ("storage", {"kind": "s3", "remote_url": "/tmp/not-a-bucket"}, "storage"),
     ],
 )

@@ -1,0 +1,67 @@
+"""Feast objects: the customer entity, the feature table source, its views and the model's service.
+
+The training pipeline and the serving code both ask for the `fraud_model_v1` feature service, so
+they always get the same features. Extension point: declare a new column of the feature table
+(src/{{ cookiecutter.package_name }}/features/build.py) in a view below.
+"""
+
+from datetime import timedelta
+
+from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
+from feast.types import Float64, String
+
+from {{ cookiecutter.package_name }}.data.files import DataFiles
+from {{ cookiecutter.package_name }}.features.build import window_features
+from {{ cookiecutter.package_name }}.settings import load_settings
+
+settings = load_settings()
+ttl = timedelta(days=settings.features.ttl_days)
+
+customer = Entity(
+    name="customer",
+    join_keys=["customer_id"],
+    value_type=ValueType.INT64,
+    description="A card holder.",
+)
+
+customer_features_source = FileSource(
+    name="customer_features",
+    path=str(DataFiles.of(settings).features),
+    timestamp_field="event_timestamp",
+    created_timestamp_column="created",
+    description="Customer state after each transaction (DVC stage `features`).",
+)
+
+customer_activity = FeatureView(
+    name="customer_activity",
+    entities=[customer],
+    ttl=ttl,
+    schema=[
+        Field(name=name, dtype=Float64)
+        for name in window_features(settings.features.windows_hours)
+    ],
+    source=customer_features_source,
+    description="Transaction counts and amount sums over sliding windows.",
+)
+
+customer_profile = FeatureView(
+    name="customer_profile",
+    entities=[customer],
+    ttl=ttl,
+    schema=[
+        Field(name="txn_count_total", dtype=Float64),
+        Field(name="avg_amount", dtype=Float64),
+        Field(name="night_share", dtype=Float64),
+        Field(name="foreign_share", dtype=Float64),
+        Field(name="last_transaction_unix", dtype=Float64),
+        Field(name="home_country", dtype=String),
+    ],
+    source=customer_features_source,
+    description="Long-run spending habits of the customer.",
+)
+
+fraud_model_v1 = FeatureService(
+    name=settings.feast.feature_service,
+    features=[customer_activity, customer_profile],
+    description="Every customer feature the fraud model reads, at training and at serving time.",
+)

@@ -1,0 +1,99 @@
+"""The data contract: what a transactions or customers file must look like before anything runs.
+
+Checked by pandera on every read, so a broken file stops the run with a message that names the
+column and the rule, before any downstream output is touched.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+import pyarrow as pa_arrow
+from pandera.errors import SchemaErrors
+
+from {{ cookiecutter.package_name }}.data.generate import CHANNELS, MERCHANT_CATEGORIES
+
+MAX_AMOUNT = 50_000.0
+COUNTRY_CODE = r"^[A-Z]{2}$"
+
+
+class ContractViolation(ValueError):
+    """A data file does not meet its contract; the message names the column and the rule."""
+
+
+TRANSACTIONS = pa.DataFrameSchema(
+    {
+        "transaction_id": pa.Column("int64", unique=True, nullable=False),
+        "customer_id": pa.Column("int64", pa.Check.ge(1), nullable=False),
+        "event_timestamp": pa.Column("datetime64[ns, UTC]", nullable=False),
+        "amount": pa.Column("float64", pa.Check.in_range(0.0, MAX_AMOUNT, include_min=False)),
+        "merchant_category": pa.Column(str, pa.Check.isin(MERCHANT_CATEGORIES)),
+        "channel": pa.Column(str, pa.Check.isin(CHANNELS)),
+        "country": pa.Column(str, pa.Check.str_matches(COUNTRY_CODE)),
+        "is_fraud": pa.Column("int64", pa.Check.isin([0, 1])),
+    },
+    checks=pa.Check(lambda frame: len(frame) > 0, name="has_rows", error="the table has no rows"),
+    strict=True,
+    name="transactions",
+)
+
+CUSTOMERS = pa.DataFrameSchema(
+    {
+        "customer_id": pa.Column("int64", pa.Check.ge(1), unique=True, nullable=False),
+        "home_country": pa.Column(str, pa.Check.str_matches(COUNTRY_CODE)),
+        "signup_at": pa.Column("datetime64[ns, UTC]", nullable=False),
+    },
+    checks=pa.Check(lambda frame: len(frame) > 0, name="has_rows", error="the table has no rows"),
+    strict=True,
+    name="customers",
+)
+
+
+def validate(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
+    """Return the frame if it meets the contract; otherwise raise one line per broken rule."""
+    try:
+        return schema.validate(frame, lazy=True)
+    except SchemaErrors as errors:
+        raise ContractViolation(describe_failures(schema.name, errors.failure_cases)) from None
+
+
+def describe_failures(table: str, failures: pd.DataFrame) -> str:
+    """One readable clause per broken rule, naming the column: `transactions.amount: ...`."""
+    clauses: list[str] = []
+    wrong_dtype: set[str] = set()
+    for row in failures.itertuples(index=False):
+        column, check, example = str(row.column), str(row.check), _plain(row.failure_case)
+        if check == "column_in_dataframe":
+            clause = f"{table}.{example}: missing column"
+        elif check.startswith("dtype("):
+            wrong_dtype.add(column)
+            clause = f"{table}.{column}: expected dtype {check[7:-2]}, got {example}"
+        elif column in wrong_dtype:
+            continue
+        elif check == "not_nullable":
+            clause = f"{table}.{column}: must not be null"
+        elif check == "field_uniqueness":
+            clause = f"{table}.{column}: values must be unique (duplicate {example!r})"
+        elif column == table:
+            clause = f"{table}: {check}"
+        else:
+            clause = f"{table}.{column}: breaks {check} (e.g. {example!r})"
+        clauses.append(clause)
+    return "; ".join(dict.fromkeys(clauses))
+
+
+def _plain(value: object) -> object:
+    """NumPy scalars print as `np.int64(1)`; show the plain Python value instead."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
+
+
+def read_table(path: Path, schema: pa.DataFrameSchema) -> pd.DataFrame:
+    """Read a Parquet file and check it against its contract."""
+    try:
+        frame = pd.read_parquet(path)
+    except (OSError, pa_arrow.ArrowInvalid) as error:
+        raise ContractViolation(f"{schema.name}: {path} is empty or not Parquet ({error})") from None
+    return validate(frame, schema)

@@ -1,0 +1,139 @@
+"""Synthetic card transactions with a learnable fraud signal, reproducible from a seed.
+
+Everything is vectorised with NumPy so a million transactions take seconds. The `drift` switch
+shifts amounts, the merchant mix and the countries seen, so that monitoring has real drift to find.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from {{ cookiecutter.package_name }}.data.files import DataFiles, write_parquet_atomically
+from {{ cookiecutter.package_name }}.settings import DataSettings, Settings
+
+HOME_COUNTRIES = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "CA")
+DRIFT_COUNTRIES = ("BR", "IN", "NG")
+MERCHANT_CATEGORIES = (
+    "grocery",
+    "restaurant",
+    "fuel",
+    "retail",
+    "electronics",
+    "travel",
+    "entertainment",
+    "gambling",
+)
+CATEGORY_MIX = np.array([0.28, 0.2, 0.12, 0.18, 0.07, 0.06, 0.07, 0.02])
+DRIFTED_CATEGORY_MIX = np.array([0.18, 0.16, 0.1, 0.16, 0.15, 0.12, 0.07, 0.06])
+CHANNELS = ("pos", "online", "atm")
+CHANNEL_MIX = np.array([0.6, 0.32, 0.08])
+RISKY_CATEGORIES = ("electronics", "travel", "gambling")
+NIGHT_HOURS = (0, 6)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """The two tables the rest of the project reads."""
+
+    customers: pd.DataFrame
+    transactions: pd.DataFrame
+
+
+def generate(settings: DataSettings, seed: int) -> Dataset:
+    """Customers and their transactions, identical for identical settings and seed."""
+    rng = np.random.default_rng(seed)
+    customers = _customers(settings, rng)
+    transactions = _transactions(settings, customers, rng)
+    return Dataset(customers=customers.drop(columns="typical_amount"), transactions=transactions)
+
+
+def write_dataset(settings: Settings) -> DataFiles:
+    """The DVC `generate` stage: write customers and transactions as Parquet."""
+    files = DataFiles.of(settings)
+    dataset = generate(settings.data, settings.seed)
+    write_parquet_atomically(
+        {files.customers: dataset.customers, files.transactions: dataset.transactions}
+    )
+    return files
+
+
+def _customers(settings: DataSettings, rng: np.random.Generator) -> pd.DataFrame:
+    n = settings.n_customers
+    start = pd.Timestamp(settings.start, tz="UTC")
+    signup_days_before = rng.integers(1, 180, size=n)
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(1, n + 1, dtype="int64"),
+            "home_country": rng.choice(HOME_COUNTRIES, size=n),
+            "signup_at": start - pd.to_timedelta(signup_days_before, unit="D"),
+            # Typical spend: each customer's amounts scatter around their own level.
+            "typical_amount": np.round(rng.lognormal(mean=3.6, sigma=0.7, size=n), 2),
+        }
+    )
+
+
+def _transactions(
+    settings: DataSettings, customers: pd.DataFrame, rng: np.random.Generator
+) -> pd.DataFrame:
+    n = settings.n_transactions
+    activity = rng.gamma(shape=1.5, scale=1.0, size=len(customers))
+    owner = rng.choice(len(customers), size=n, p=activity / activity.sum())
+    start = pd.Timestamp(settings.start, tz="UTC")
+    seconds = np.sort(rng.integers(0, settings.days * 86_400, size=n))
+    timestamps = start + pd.to_timedelta(seconds, unit="s")
+
+    amount_scale = 1.6 if settings.drift else 1.0
+    typical = customers["typical_amount"].to_numpy()[owner]
+    spike = rng.random(n) < 0.05
+    amounts = typical * rng.lognormal(0.0, 0.5, size=n) * np.where(spike, 6.0, 1.0)
+    amounts = np.clip(np.round(amounts * amount_scale, 2), 0.5, 50_000.0)
+
+    mix = DRIFTED_CATEGORY_MIX if settings.drift else CATEGORY_MIX
+    categories = rng.choice(MERCHANT_CATEGORIES, size=n, p=mix / mix.sum())
+    channels = rng.choice(CHANNELS, size=n, p=CHANNEL_MIX)
+    home = customers["home_country"].to_numpy()[owner]
+    abroad = rng.random(n) < 0.08
+    foreign_pool = HOME_COUNTRIES + (DRIFT_COUNTRIES * 3 if settings.drift else ())
+    countries = np.where(abroad, rng.choice(foreign_pool, size=n), home)
+
+    hours = (seconds % 86_400) // 3_600
+    signal = (
+        1.8 * spike
+        + 1.3 * (countries != home)
+        + 0.9 * ((hours >= NIGHT_HOURS[0]) & (hours < NIGHT_HOURS[1]))
+        + 0.7 * (channels == "online")
+        + 0.8 * np.isin(categories, RISKY_CATEGORIES)
+        + rng.normal(0.0, 0.6, size=n)
+    )
+    probability = _sigmoid(signal + _intercept_for_rate(signal, settings.fraud_rate))
+    return pd.DataFrame(
+        {
+            "transaction_id": np.arange(1, n + 1, dtype="int64"),
+            "customer_id": customers["customer_id"].to_numpy()[owner],
+            "event_timestamp": timestamps,
+            "amount": amounts,
+            "merchant_category": categories,
+            "channel": channels,
+            "country": countries,
+            "is_fraud": (rng.random(n) < probability).astype("int64"),
+        }
+    )
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _intercept_for_rate(signal: np.ndarray, rate: float) -> float:
+    """The logit offset whose mean fraud probability equals `rate` (bisection)."""
+    low, high = -30.0, 30.0
+    for _ in range(60):
+        middle = (low + high) / 2
+        if _sigmoid(signal + middle).mean() > rate:
+            high = middle
+        else:
+            low = middle
+    return (low + high) / 2

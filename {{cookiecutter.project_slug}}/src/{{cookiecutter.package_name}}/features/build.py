@@ -1,0 +1,119 @@
+"""The per-customer feature table that Feast serves, free of leakage by construction.
+
+Each row is a customer's state *after* one of their transactions, stamped one millisecond after
+it, plus one empty state at signup. A point-in-time join for a transaction at time T therefore
+sees the state after the customer's previous transaction and never the transaction itself or a
+later one; the online store, materialised up to now, holds the state after the latest one. The
+same rows feed training and serving, so the two cannot disagree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from {{ cookiecutter.package_name }}.data.contract import CUSTOMERS, TRANSACTIONS, read_table
+from {{ cookiecutter.package_name }}.data.files import DataFiles, write_parquet_atomically
+from {{ cookiecutter.package_name }}.settings import FeatureSettings, Settings
+
+STATE_DELAY = pd.Timedelta(milliseconds=1)
+PROFILE_FEATURES = (
+    "txn_count_total",
+    "avg_amount",
+    "night_share",
+    "foreign_share",
+    "last_transaction_unix",
+    "home_country",
+)
+
+
+def window_features(windows_hours: tuple[int, ...]) -> list[str]:
+    """Names of the windowed count and amount-sum columns, e.g. txn_count_24h."""
+    return [f"{kind}_{hours}h" for hours in windows_hours for kind in ("txn_count", "amount_sum")]
+
+
+def write_feature_table(settings: Settings) -> DataFiles:
+    """The DVC `features` stage: check the raw files against their contract, then build.
+
+    A file that breaks the contract stops here, before the feature table is touched.
+    """
+    files = DataFiles.of(settings)
+    customers = read_table(files.customers, CUSTOMERS)
+    transactions = read_table(files.transactions, TRANSACTIONS)
+    table = build_feature_table(transactions, customers, settings.features)
+    write_parquet_atomically({files.features: table})
+    return files
+
+
+def build_feature_table(
+    transactions: pd.DataFrame, customers: pd.DataFrame, settings: FeatureSettings
+) -> pd.DataFrame:
+    """One row per customer state, with `event_timestamp` and `created`, ready for Feast.
+
+    Extension point: add a feature here, then declare it in feature_repo/definitions.py.
+    """
+    home = customers.set_index("customer_id")["home_country"]
+    ordered = transactions.sort_values(
+        ["customer_id", "event_timestamp", "transaction_id"], kind="stable"
+    )
+    customer = ordered["customer_id"].to_numpy()
+    seconds = ordered["event_timestamp"].astype("int64").to_numpy() // 1_000_000_000
+    amount = ordered["amount"].to_numpy()
+    hour = ordered["event_timestamp"].dt.hour.to_numpy()
+    night_start, night_end = settings.night_hours
+    is_night = ((hour >= night_start) & (hour < night_end)).astype(float)
+    is_foreign = (ordered["country"].to_numpy() != home.reindex(customer).to_numpy()).astype(float)
+
+    # Rank of each transaction within its customer (1-based), from the sorted order.
+    first_of_customer = np.r_[True, customer[1:] != customer[:-1]]
+    group_start = np.maximum.accumulate(np.where(first_of_customer, np.arange(len(customer)), 0))
+    count_so_far = np.arange(len(customer)) - group_start + 1
+
+    states = pd.DataFrame(
+        {
+            "customer_id": customer,
+            "event_timestamp": ordered["event_timestamp"].to_numpy() + STATE_DELAY,
+            "txn_count_total": count_so_far.astype(float),
+            "avg_amount": _running_sum(amount, group_start) / count_so_far,
+            "night_share": _running_sum(is_night, group_start) / count_so_far,
+            "foreign_share": _running_sum(is_foreign, group_start) / count_so_far,
+            "last_transaction_unix": seconds.astype(float),
+            "home_country": home.reindex(customer).to_numpy(),
+        }
+    )
+    # Windows (t - w, t]: a sorted composite key keeps each customer's search inside their rows.
+    key = customer.astype(np.int64) * 10**11 + seconds
+    amount_cumsum = np.r_[0.0, np.cumsum(amount)]
+    for hours in settings.windows_hours:
+        first_in_window = np.searchsorted(key, key - hours * 3600, side="right")
+        rows = np.arange(len(key))
+        states[f"txn_count_{hours}h"] = (rows + 1 - first_in_window).astype(float)
+        states[f"amount_sum_{hours}h"] = amount_cumsum[rows + 1] - amount_cumsum[first_in_window]
+
+    signups = pd.DataFrame(
+        {
+            "customer_id": customers["customer_id"].to_numpy(),
+            "event_timestamp": customers["signup_at"].to_numpy(),
+            "txn_count_total": 0.0,
+            "home_country": customers["home_country"].to_numpy(),
+            **dict.fromkeys(window_features(settings.windows_hours), 0.0),
+        }
+    )
+    table = pd.concat([signups, states], ignore_index=True)
+    table["event_timestamp"] = pd.to_datetime(table["event_timestamp"], utc=True)
+    table["created"] = table["event_timestamp"]
+    columns = [
+        "customer_id",
+        "event_timestamp",
+        "created",
+        *window_features(settings.windows_hours),
+        *PROFILE_FEATURES,
+    ]
+    return table[columns].sort_values(["event_timestamp", "customer_id"], ignore_index=True)
+
+
+def _running_sum(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
+    """Cumulative sum that restarts at each customer's first row."""
+    total = np.cumsum(values)
+    before_group = np.r_[0.0, total][group_start]
+    return total - before_group

@@ -1,0 +1,87 @@
+"""The two ways the model reads features: point-in-time training sets and online lookups.
+
+Both go through the same Feast feature service and the same request-time features, so a model is
+served exactly the inputs it was trained on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pandas as pd
+
+from {{ cookiecutter.package_name }}.features.request_time import model_columns, request_time_features
+from {{ cookiecutter.package_name }}.features.store import open_store
+from {{ cookiecutter.package_name }}.settings import Settings
+
+if TYPE_CHECKING:
+    from feast import FeatureService, FeatureStore
+
+logger = logging.getLogger(__name__)
+NOT_FOUND = 3  # feast.protos FieldStatus.NOT_FOUND
+
+
+class DroppedRowsError(RuntimeError):
+    """The point-in-time join lost label rows (no feature row within the TTL before them)."""
+
+
+@dataclass(frozen=True)
+class OnlineFeatures:
+    """Feature values per requested customer, and the customers the online store does not know."""
+
+    values: pd.DataFrame
+    missing: list[int]
+
+
+class CustomerFeatures:
+    """Feature access for training and serving, built once (the service lookup is not free)."""
+
+    def __init__(self, settings: Settings, store: FeatureStore | None = None) -> None:
+        """Open the store and resolve the model's feature service once."""
+        self.settings = settings
+        self.store = store or open_store(settings)
+        self.service: FeatureService = self.store.get_feature_service(
+            settings.feast.feature_service
+        )
+
+    def training_set(self, labels: pd.DataFrame) -> pd.DataFrame:
+        """Labels joined point-in-time with the features, plus the request-time features.
+
+        `labels` holds one row per transaction (`transaction_id`, `customer_id`,
+        `event_timestamp` and the transaction's own columns). Rows that the join drops are
+        reported and refused: a training set never shrinks silently.
+        """
+        joined = self.store.get_historical_features(entity_df=labels, features=self.service).to_df()
+        dropped = set(labels["transaction_id"]) - set(joined["transaction_id"])
+        if dropped or len(joined) != len(labels):
+            examples = sorted(dropped)[:5]
+            raise DroppedRowsError(
+                f"the point-in-time join dropped {len(labels) - len(joined)} of {len(labels)} "
+                f"label rows (no feature row within the TTL before them), e.g. transaction_id "
+                f"{examples}: check the feature table covers the labels' period and the TTL"
+            )
+        ordered = joined.set_index("transaction_id").loc[labels["transaction_id"]].reset_index()
+        unknown = int(ordered["txn_count_total"].isna().sum())
+        if unknown:
+            logger.warning("%d of %d label rows have no customer features", unknown, len(labels))
+        return request_time_features(ordered, self.settings.features)
+
+    def online_features(self, customer_ids: list[int]) -> OnlineFeatures:
+        """Current feature values of the customers; unknown ones are listed in `missing`."""
+        response = self.store.get_online_features(
+            features=self.service, entity_rows=[{"customer_id": int(c)} for c in customer_ids]
+        )
+        values = pd.DataFrame(response.to_dict())
+        statuses = zip(*(result.statuses for result in response.proto.results), strict=True)
+        missing = [
+            int(customer)
+            for customer, row in zip(customer_ids, statuses, strict=True)
+            if all(status == NOT_FOUND for status in row[1:])
+        ]
+        return OnlineFeatures(values=values, missing=missing)
+
+    def model_inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The model's input columns of a frame prepared by `training_set` or at serving."""
+        return frame[model_columns(self.settings.features)]

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }}.data.generate import generate
+from {{ cookiecutter.package_name }}.features.build import build_feature_table, window_features
+from {{ cookiecutter.package_name }}.features.request_time import model_columns, request_time_features
+from {{ cookiecutter.package_name }}.settings import DataSettings, FeatureSettings
+
+SETTINGS = FeatureSettings(windows_hours=(1, 24), night_hours=(0, 6), ttl_days=30)
+T0 = pd.Timestamp("2026-02-01 10:00", tz="UTC")
+
+
+def transactions(rows: list[tuple[int, str, float, str]]) -> pd.DataFrame:
+    """Hand-written transactions: (customer, time offset, amount, country)."""
+    return pd.DataFrame(
+        {
+            "transaction_id": np.arange(1, len(rows) + 1, dtype="int64"),
+            "customer_id": [customer for customer, _, _, _ in rows],
+            "event_timestamp": [T0 + pd.Timedelta(offset) for _, offset, _, _ in rows],
+            "amount": [amount for _, _, amount, _ in rows],
+            "merchant_category": "grocery",
+            "channel": "pos",
+            "country": [country for _, _, _, country in rows],
+            "is_fraud": 0,
+        }
+    )
+
+
+CUSTOMERS = pd.DataFrame(
+    {
+        "customer_id": [1, 2],
+        "home_country": ["FR", "DE"],
+        "signup_at": [T0 - pd.Timedelta("10D"), T0 - pd.Timedelta("3D")],
+    }
+)
+HAND_MADE = transactions(
+    [
+        (1, "0min", 100.0, "FR"),
+        (2, "10min", 7.0, "DE"),
+        (1, "30min", 50.0, "ES"),
+        (1, "2h", 30.0, "FR"),
+        (1, "2D", 20.0, "FR"),
+    ]
+)
+
+
+def as_of(table: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """Feast's point-in-time rule: the newest feature row at or before each label's time."""
+    return pd.merge_asof(
+        labels.sort_values("event_timestamp"),
+        table.sort_values("event_timestamp"),
+        on="event_timestamp",
+        by="customer_id",
+        direction="backward",
+        allow_exact_matches=True,
+    ).set_index("transaction_id")
+
+
+def test_hand_made_case_features_exclude_the_transaction_itself() -> None:
+    table = build_feature_table(HAND_MADE, CUSTOMERS, SETTINGS)
+    seen = as_of(table, HAND_MADE)
+    # Transaction 3 (customer 1 at +30 min) sees only transaction 1.
+    assert seen.loc[3, "txn_count_total"] == 1
+    assert seen.loc[3, "amount_sum_1h"] == 100.0
+    assert seen.loc[3, "avg_amount"] == 100.0
+    # Transaction 4 (+2 h): both earlier ones in 24 h, none within the hour before the last one.
+    assert seen.loc[4, "txn_count_total"] == 2
+    assert seen.loc[4, "amount_sum_24h"] == 150.0
+    assert seen.loc[4, "foreign_share"] == 0.5
+    # Transaction 5 (+2 days) sees all three earlier ones of customer 1, none of customer 2.
+    assert seen.loc[5, "txn_count_total"] == 3
+    assert seen.loc[5, "avg_amount"] == pytest.approx(60.0)
+    # A first transaction sees the empty state written at signup.
+    assert seen.loc[1, "txn_count_total"] == 0
+    assert seen.loc[2, "txn_count_total"] == 0
+
+
+def test_no_transaction_ever_sees_itself_or_a_later_one() -> None:
+    dataset = generate(DataSettings(n_customers=40, n_transactions=2_000, days=5), seed=11)
+    frame = dataset.transactions
+    table = build_feature_table(frame, dataset.customers, SETTINGS)
+    seen = as_of(table, frame)
+    for row in frame.sample(300, random_state=0).itertuples():
+        earlier = frame[
+            (frame["customer_id"] == row.customer_id)
+            & (frame["event_timestamp"] < row.event_timestamp)
+        ]
+        in_day = earlier[earlier["event_timestamp"] > earlier["event_timestamp"].max() - pd.Timedelta("24h")]
+        state = seen.loc[row.transaction_id]
+        assert state["txn_count_total"] == len(earlier)
+        assert state["amount_sum_24h"] == pytest.approx(in_day["amount"].sum())
+        if len(earlier):
+            assert state["avg_amount"] == pytest.approx(earlier["amount"].mean())
+
+
+def test_feature_rows_come_with_event_and_created_timestamps() -> None:
+    table = build_feature_table(HAND_MADE, CUSTOMERS, SETTINGS)
+    assert {"event_timestamp", "created"} <= set(table.columns)
+    assert str(table["event_timestamp"].dtype) == "datetime64[ns, UTC]"
+    assert set(window_features(SETTINGS.windows_hours)) <= set(table.columns)
+    assert len(table) == len(HAND_MADE) + len(CUSTOMERS)
+
+
+def test_request_time_features_reset_windows_that_have_fully_elapsed() -> None:
+    table = build_feature_table(HAND_MADE, CUSTOMERS, SETTINGS)
+    labels = HAND_MADE.set_index("transaction_id")
+    joined = as_of(table, HAND_MADE).join(labels[["amount"]], rsuffix="_now")
+    joined = joined.drop(columns="amount").rename(columns={"amount_now": "amount"}).reset_index()
+    features = request_time_features(joined, SETTINGS).set_index("transaction_id")
+    # Transaction 4 comes 1.5 h after the previous one: its 1 h window is empty, 24 h is not.
+    assert features.loc[4, "txn_count_1h"] == 0
+    assert features.loc[4, "txn_count_24h"] == 2
+    assert features.loc[4, "days_since_previous"] == pytest.approx(1.5 / 24)
+    assert features.loc[3, "is_foreign"] == 1.0
+    assert features.loc[5, "amount_to_avg"] == pytest.approx(20.0 / 60.0)
+    assert list(features[model_columns(SETTINGS)].columns) == model_columns(SETTINGS)
