@@ -80,7 +80,9 @@ def test_answers_reach_the_files(baked: tuple) -> None:
     spdx = {"Proprietary": "LicenseRef-Proprietary"}.get(answers["license"], answers["license"])
     assert pyproject["project"]["license"] == spdx
     params = yaml.safe_load((project / "params.yaml").read_text())
-    assert params["online_store"]["kind"] == answers["online_store"]
+    feast_config = yaml.safe_load((project / "feature_repo" / "feature_store.yaml").read_text())
+    assert feast_config["online_store"]["type"] == answers["online_store"]
+    assert ("redis_connection_string" in params["feast"]) == (answers["online_store"] == "redis")
     assert params["storage"]["kind"] == answers["remote_storage"]
     scheme = {"local": "../", "s3": "s3://", "gcs": "gs://"}[answers["remote_storage"]]
     assert params["storage"]["remote_url"].startswith(scheme)

@@ -29,6 +29,18 @@ def test_default_bake_passes_its_own_lint_and_tests(default_project: Path) -> No
 
 
 @pytest.mark.slow
+def test_redis_bake_passes_its_suite_against_a_real_redis_server(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    project = bake(tmp_path_factory.mktemp("redis"), online_store="redis")
+    result = make(project, "test")
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    summary = result.stdout.strip().splitlines()[-1]
+    assert " passed" in summary
+    assert "skipped" not in summary, "the Redis tests must run, not skip"
+
+
+@pytest.mark.slow
 def test_console_script_is_named_after_the_slug(default_project: Path) -> None:
     result = make(default_project, "info")
     assert result.returncode == 0, result.stdout + result.stderr

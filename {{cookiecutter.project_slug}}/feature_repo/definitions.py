@@ -37,8 +37,7 @@ customer_activity = FeatureView(
     entities=[customer],
     ttl=ttl,
     schema=[
-        Field(name=name, dtype=Float64)
-        for name in window_features(settings.features.windows_hours)
+        Field(name=name, dtype=Float64) for name in window_features(settings.features.windows_hours)
     ],
     source=customer_features_source,
     description="Transaction counts and amount sums over sliding windows.",

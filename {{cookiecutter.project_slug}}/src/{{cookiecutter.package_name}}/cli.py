@@ -160,3 +160,18 @@ def features_apply() -> None:
     table = pd.read_parquet(DataFiles.of(resolved).features)
     done = materialize(open_store(resolved), table)
     typer.echo(f"feast apply done; materialized ({done.mode}) up to {done.end.isoformat()}")
+
+
+@features_app.command("online")
+def features_online(
+    customer_ids: Annotated[list[int], typer.Argument(help="Customer ids to look up.")],
+) -> None:
+    """Print the online feature values of some customers, and which ones are unknown.
+
+    Example: {{ cookiecutter.project_slug }} features online 5 42 999999
+    """
+    from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures
+
+    result = CustomerFeatures(load_settings()).online_features(customer_ids)
+    typer.echo(result.values.set_index("customer_id").T.to_string())
+    typer.echo(f"not found: {result.missing or 'none'}")

@@ -25,7 +25,9 @@ def test_settings_schema_is_json_schema_of_every_section(project_copy: Path) -> 
     result = runner.invoke(app, ["settings", "--schema"])
     assert result.exit_code == 0, result.output
     schema = json.loads(result.output)
-    assert {"seed", "paths", "storage", "data", "features", "feast", "tracking"} <= set(schema["properties"])
+    assert {"seed", "paths", "storage", "data", "features", "feast", "tracking"} <= set(
+        schema["properties"]
+    )
 
 
 def test_invalid_params_fail_with_one_line_naming_the_field(project_copy: Path) -> None:

@@ -88,7 +88,9 @@ def test_no_transaction_ever_sees_itself_or_a_later_one() -> None:
             (frame["customer_id"] == row.customer_id)
             & (frame["event_timestamp"] < row.event_timestamp)
         ]
-        in_day = earlier[earlier["event_timestamp"] > earlier["event_timestamp"].max() - pd.Timedelta("24h")]
+        in_day = earlier[
+            earlier["event_timestamp"] > earlier["event_timestamp"].max() - pd.Timedelta("24h")
+        ]
         state = seen.loc[row.transaction_id]
         assert state["txn_count_total"] == len(earlier)
         assert state["amount_sum_24h"] == pytest.approx(in_day["amount"].sum())

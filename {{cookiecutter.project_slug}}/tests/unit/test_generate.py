@@ -38,7 +38,9 @@ def test_drift_shifts_amounts_merchants_and_countries_but_not_channels() -> None
     base = generate(SETTINGS, seed=3).transactions
     drifted = generate(SETTINGS.model_copy(update={"drift": True}), seed=3).transactions
     assert drifted["amount"].median() > 1.4 * base["amount"].median()
-    electronics = [(frame["merchant_category"] == "electronics").mean() for frame in (base, drifted)]
+    electronics = [
+        (frame["merchant_category"] == "electronics").mean() for frame in (base, drifted)
+    ]
     assert electronics[1] > 1.5 * electronics[0]
     assert set(base["country"]) <= set(HOME_COUNTRIES)
     assert set(DRIFT_COUNTRIES) <= set(drifted["country"])

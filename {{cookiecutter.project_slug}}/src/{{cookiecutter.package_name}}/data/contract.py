@@ -95,5 +95,7 @@ def read_table(path: Path, schema: pa.DataFrameSchema) -> pd.DataFrame:
     try:
         frame = pd.read_parquet(path)
     except (OSError, pa_arrow.ArrowInvalid) as error:
-        raise ContractViolation(f"{schema.name}: {path} is empty or not Parquet ({error})") from None
+        raise ContractViolation(
+            f"{schema.name}: {path} is empty or not Parquet ({error})"
+        ) from None
     return validate(frame, schema)

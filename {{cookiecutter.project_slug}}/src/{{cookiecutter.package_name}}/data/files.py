@@ -40,12 +40,12 @@ def write_parquet_atomically(frames: dict[Path, pd.DataFrame]) -> None:
     try:
         for path, frame in frames.items():
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".parquet.tmp")
+            handle, name = tempfile.mkstemp(dir=path.parent, suffix=".parquet.tmp")
             os.close(handle)
-            frame.to_parquet(temporary, index=False)
-            staged.append((Path(temporary), path))
-        for temporary, path in staged:
-            temporary.replace(path)
+            staged.append((Path(name), path))
+            frame.to_parquet(name, index=False)
+        for staged_file, path in staged:
+            staged_file.replace(path)
     finally:
-        for temporary, _ in staged:
-            temporary.unlink(missing_ok=True)
+        for staged_file, _ in staged:
+            staged_file.unlink(missing_ok=True)

@@ -124,7 +124,7 @@ def _transactions(
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
+    return np.asarray(1.0 / (1.0 + np.exp(-x)))
 
 
 def _intercept_for_rate(signal: np.ndarray, rate: float) -> float:

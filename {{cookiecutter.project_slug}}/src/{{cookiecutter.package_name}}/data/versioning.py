@@ -1,4 +1,4 @@
-"""DVC remote set-up, from the settings, so that `dvc push` and `dvc pull` work after `make setup`."""
+"""DVC remote set-up from the settings, so `dvc push` and `dvc pull` work after `make setup`."""
 
 from __future__ import annotations
 

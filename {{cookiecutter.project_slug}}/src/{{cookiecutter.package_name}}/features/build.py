@@ -116,4 +116,4 @@ def _running_sum(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
     """Cumulative sum that restarts at each customer's first row."""
     total = np.cumsum(values)
     before_group = np.r_[0.0, total][group_start]
-    return total - before_group
+    return np.asarray(total - before_group)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
 
 logger = logging.getLogger(__name__)
-NOT_FOUND = 3  # feast.protos FieldStatus.NOT_FOUND
+PRESENT = 1  # FieldStatus.PRESENT in Feast's serving protos
 
 
 class DroppedRowsError(RuntimeError):
@@ -74,11 +74,16 @@ class CustomerFeatures:
             features=self.service, entity_rows=[{"customer_id": int(c)} for c in customer_ids]
         )
         values = pd.DataFrame(response.to_dict())
-        statuses = zip(*(result.statuses for result in response.proto.results), strict=True)
+        # Statuses say NOT_FOUND for SQLite; Redis reports PRESENT with null values. An entity is
+        # missing when none of its features has a present, non-null value.
+        results = response.proto.results[1:]
         missing = [
             int(customer)
-            for customer, row in zip(customer_ids, statuses, strict=True)
-            if all(status == NOT_FOUND for status in row[1:])
+            for row, customer in enumerate(customer_ids)
+            if not any(
+                result.statuses[row] == PRESENT and result.values[row].WhichOneof("val")
+                for result in results
+            )
         ]
         return OnlineFeatures(values=values, missing=missing)
 

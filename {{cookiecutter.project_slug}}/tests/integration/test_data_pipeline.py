@@ -1,0 +1,108 @@
+"""DVC for real: stages run in order, re-run only what changed, round-trip through a remote."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import clean_environment, copy_project
+
+pytestmark = pytest.mark.integration
+OUTPUTS = (
+    "data/raw/customers.parquet",
+    "data/raw/transactions.parquet",
+    "data/features/customer_features.parquet",
+)
+
+
+def run(project: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a command in the project with the virtualenv first on PATH (DVC stages need the CLI)."""
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    result = subprocess.run(
+        command, cwd=project, env={**os.environ, "PATH": path}, capture_output=True, text=True
+    )
+    if check and result.returncode != 0:
+        pytest.fail(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def dvc(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return run(project, sys.executable, "-m", "dvc", *args, check=check)
+
+
+def digests(project: Path) -> dict[str, str]:
+    return {name: hashlib.sha256((project / name).read_bytes()).hexdigest() for name in OUTPUTS}
+
+
+def edit_params(project: Path, section: str, **values: object) -> None:
+    params_file = project / "params.yaml"
+    params = yaml.safe_load(params_file.read_text())
+    params[section].update(values)
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture
+def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A git + DVC repository holding a copy of the project, with small data in params.yaml."""
+    project = copy_project(tmp_path / "project")
+    clean_environment(monkeypatch)
+    edit_params(project, "data", n_customers=100, n_transactions=2000, days=10)
+    edit_params(project, "storage", remote_url="../remote")
+    run(project, "git", "init", "-q", "-b", "main")
+    dvc(project, "init", "--quiet")
+    return project
+
+
+def test_repro_runs_both_stages_then_nothing_then_only_what_a_param_touches(
+    repository: Path,
+) -> None:
+    first = dvc(repository, "repro")
+    assert "Running stage 'generate'" in first.stdout
+    assert "Running stage 'features'" in first.stdout
+    assert dvc(repository, "repro").stdout.strip().endswith("Data and pipelines are up to date.")
+    edit_params(repository, "features", night_hours=[1, 5])
+    third = dvc(repository, "repro")
+    assert "Stage 'generate' didn't change, skipping" in third.stdout
+    assert "Running stage 'features'" in third.stdout
+    assert set(run(repository, "git", "check-ignore", *OUTPUTS).stdout.split()) == set(OUTPUTS)
+
+
+def test_push_and_pull_round_trip_byte_identical_files(repository: Path) -> None:
+    dvc(repository, "repro")
+    configure = run(
+        repository, str(Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"), "data", "remote"
+    )
+    assert "verify on" in configure.stdout
+    assert "verify = true" in (repository / ".dvc" / "config").read_text()
+    before = digests(repository)
+    dvc(repository, "push")
+    shutil.rmtree(repository / ".dvc" / "cache")
+    for name in OUTPUTS:
+        (repository / name).unlink()
+    dvc(repository, "pull")
+    assert digests(repository) == before
+
+
+def test_a_corrupted_download_is_detected(repository: Path) -> None:
+    dvc(repository, "repro")
+    run(repository, str(Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"), "data", "remote")
+    dvc(repository, "push")
+    remote = repository.parent / "remote"
+    stored = [path for path in remote.rglob("*") if path.is_file()]
+    assert len(stored) == len(OUTPUTS)
+    for path in stored:
+        path.chmod(0o644)
+        path.write_bytes(b"corrupted" + path.read_bytes()[9:])
+    shutil.rmtree(repository / ".dvc" / "cache")
+    for name in OUTPUTS:
+        (repository / name).unlink()
+    pulled = dvc(repository, "pull", check=False)
+    assert pulled.returncode != 0
+    assert not any((repository / name).exists() for name in OUTPUTS)

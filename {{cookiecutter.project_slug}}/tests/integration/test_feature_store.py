@@ -1,0 +1,134 @@
+"""Feast for real: apply, materialise, point-in-time training sets and online lookups agree."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+
+from {{ cookiecutter.package_name }}.data.files import DataFiles
+from {{ cookiecutter.package_name }}.data.generate import write_dataset
+from {{ cookiecutter.package_name }}.features.build import PROFILE_FEATURES, window_features, write_feature_table
+from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures, DroppedRowsError
+from {{ cookiecutter.package_name }}.features.store import apply_definitions, materialize, open_store
+from {{ cookiecutter.package_name }}.settings import Settings, load_settings
+from tests.conftest import ENV_PREFIX, SMALL_DATA, clean_environment, copy_project
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def project(
+    tmp_path_factory: pytest.TempPathFactory, online_store_environment: dict[str, str]
+) -> Iterator[Settings]:
+    """A small project with data, a feature table and applied Feast definitions."""
+    root = copy_project(tmp_path_factory.mktemp("project"))
+    with pytest.MonkeyPatch.context() as patch:
+        clean_environment(patch)
+        for name, value in {**SMALL_DATA, **online_store_environment}.items():
+            patch.setenv(name if name.startswith(ENV_PREFIX) else ENV_PREFIX + name, value)
+        patch.chdir(root)
+        settings = load_settings()
+        write_dataset(settings)
+        write_feature_table(settings)
+        apply_definitions(settings)
+        yield settings
+
+
+@pytest.fixture(scope="module")
+def feature_table(project: Settings) -> pd.DataFrame:
+    return pd.read_parquet(DataFiles.of(project).features)
+
+
+@pytest.fixture(scope="module")
+def transactions(project: Settings) -> pd.DataFrame:
+    return pd.read_parquet(DataFiles.of(project).transactions)
+
+
+def feature_names(settings: Settings) -> list[str]:
+    return [*window_features(settings.features.windows_hours), *PROFILE_FEATURES]
+
+
+def test_historical_value_at_t_equals_online_value_after_materializing_to_t(
+    project: Settings, feature_table: pd.DataFrame
+) -> None:
+    store = open_store(project)
+    start = feature_table["event_timestamp"].min().to_pydatetime()
+    cutoff = feature_table["event_timestamp"].quantile(0.6).floor("s").to_pydatetime()
+    store.materialize(start_date=start, end_date=cutoff)
+    customers = sorted(feature_table["customer_id"].unique())[:40]
+    features = CustomerFeatures(project, store)
+    online = features.online_features(customers).values.set_index("customer_id")
+    at_cutoff = pd.DataFrame({"customer_id": customers, "event_timestamp": cutoff})
+    historical = (
+        store.get_historical_features(entity_df=at_cutoff, features=features.service)
+        .to_df()
+        .set_index("customer_id")
+        .loc[customers]
+    )
+    names = feature_names(project)
+    pd.testing.assert_frame_equal(
+        online.loc[customers, names], historical[names], check_dtype=False, check_names=False
+    )
+    assert online["txn_count_total"].notna().all()
+
+
+def test_training_set_keeps_every_label_row_in_order(
+    project: Settings, transactions: pd.DataFrame
+) -> None:
+    labels = transactions.sample(500, random_state=1)
+    training = CustomerFeatures(project).training_set(labels)
+    assert list(training["transaction_id"]) == list(labels["transaction_id"])
+    assert training["txn_count_total"].notna().all()
+    assert (training["days_since_previous"].dropna() > 0).all()
+
+
+def test_training_set_refuses_rows_the_join_would_drop(
+    project: Settings, transactions: pd.DataFrame
+) -> None:
+    labels = transactions.head(20).copy()
+    too_late = timedelta(days=project.features.ttl_days + 400)
+    labels.loc[labels.index[:3], "event_timestamp"] += too_late
+    with pytest.raises(DroppedRowsError, match="dropped 3 of 20 label rows"):
+        CustomerFeatures(project).training_set(labels)
+
+
+def test_online_lookup_lists_unknown_customers(
+    project: Settings, feature_table: pd.DataFrame
+) -> None:
+    materialize(open_store(project), feature_table)
+    known = int(feature_table["customer_id"].iloc[-1])
+    result = CustomerFeatures(project).online_features([known, 10_000_001])
+    assert result.missing == [10_000_001]
+    values = result.values.set_index("customer_id")
+    assert values.loc[known, "txn_count_total"] > 0
+    assert values.loc[10_000_001, feature_names(project)].isna().all()
+
+
+def test_materialize_backfills_first_then_runs_incrementally_and_rebuilds_a_wiped_store(
+    project: Settings, feature_table: pd.DataFrame
+) -> None:
+    store = open_store(project)
+    first = materialize(store, feature_table)
+    assert first.mode in {"backfill", "incremental"}
+    assert materialize(store, feature_table).mode == "incremental"
+    wipe_online_store(project, store)
+    rebuilt = materialize(open_store(project), feature_table)
+    assert rebuilt.mode == "backfill"
+    newest = feature_table.sort_values("event_timestamp").iloc[-1]
+    values = CustomerFeatures(project).online_features([int(newest["customer_id"])]).values
+    assert values["txn_count_total"].iloc[0] == newest["txn_count_total"]
+
+
+def wipe_online_store(settings: Settings, store: object) -> None:
+    """Lose the online store as an operator might: delete the SQLite file or flush Redis."""
+    online = store.config.online_store  # type: ignore[attr-defined]
+    if online.type == "redis":
+        import redis
+
+        host, port = online.connection_string.split(",")[0].split(":")
+        redis.Redis(host=host, port=int(port)).flushall()
+    else:
+        (settings.resolve(settings.feast.repo_path) / online.path).resolve().unlink()
