@@ -82,3 +82,20 @@ def test_github_workflow_runs_lint_and_test_on_the_chosen_python(default_project
     assert commands == ["make lint", "make test"]
     setup_python = next(step for step in steps if step.get("uses", "").startswith("actions/setup"))
     assert setup_python["with"]["python-version"] == "3.11"
+
+
+@pytest.mark.slow
+def test_make_data_and_features_on_a_fresh_bake_then_nothing_to_redo(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    project = bake(tmp_path_factory.mktemp("data"))
+    first = make(project, "data", "features")
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "Running stage 'generate'" in first.stdout
+    assert "materialized (backfill)" in first.stdout
+    again = make(project, "data", "features")
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "Data and pipelines are up to date." in again.stdout
+    assert "materialized (incremental)" in again.stdout
+    online = make(project, "demo")
+    assert "not found: [999999]" in online.stdout
