@@ -7,12 +7,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 import yaml
 
-from tests.conftest import clean_environment, copy_project
+from tests.conftest import clean_environment, copy_project, free_port
 
 pytestmark = pytest.mark.integration
 OUTPUTS = (
@@ -72,6 +74,50 @@ def test_repro_runs_both_stages_then_nothing_then_only_what_a_param_touches(
     assert "Stage 'generate' didn't change, skipping" in third.stdout
     assert "Running stage 'features'" in third.stdout
     assert set(run(repository, "git", "check-ignore", *OUTPUTS).stdout.split()) == set(OUTPUTS)
+
+
+@pytest.fixture
+def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A real S3 API (moto's server) on a free loopback port, with throwaway credentials."""
+    port = free_port()
+    server = subprocess.Popen(
+        [Path(sys.executable).parent / "moto_server", "-H", "127.0.0.1", "-p", str(port)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stderr is not None
+    for line in server.stderr:
+        if "Running on" in line:
+            break
+    else:
+        pytest.fail(f"moto_server exited with {server.wait()} before serving")
+    endpoint = f"http://127.0.0.1:{port}"
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": endpoint,
+    }.items():
+        monkeypatch.setenv(name, value)
+    yield endpoint
+    server.terminate()
+    server.wait(timeout=10)
+
+
+def test_push_and_pull_through_an_s3_remote(repository: Path, s3_endpoint: str) -> None:
+    boto3.client("s3").create_bucket(Bucket="dvc-remote")
+    edit_params(repository, "storage", kind="s3", remote_url="s3://dvc-remote/project")
+    dvc(repository, "repro")
+    run(repository, str(Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"), "data", "remote")
+    before = digests(repository)
+    dvc(repository, "push")
+    stored = boto3.client("s3").list_objects_v2(Bucket="dvc-remote")["Contents"]
+    assert len(stored) == len(OUTPUTS)
+    shutil.rmtree(repository / ".dvc" / "cache")
+    for name in OUTPUTS:
+        (repository / name).unlink()
+    dvc(repository, "pull")
+    assert digests(repository) == before
 
 
 def test_push_and_pull_round_trip_byte_identical_files(repository: Path) -> None:

@@ -31,23 +31,26 @@ def feast_environment(settings: Settings) -> dict[str, str]:
     return {REDIS_VARIABLE: settings.feast.redis_connection_string}
 
 
+def feature_repo(settings: Settings) -> Path:
+    """The Feast repository, with the folder its registry and SQLite store live in created."""
+    (settings.resolve(settings.paths.data_dir) / "feast").mkdir(parents=True, exist_ok=True)
+    return settings.resolve(settings.feast.repo_path)
+
+
 def open_store(settings: Settings) -> FeatureStore:
     """The project's FeatureStore, configured from feature_repo/feature_store.yaml."""
     from feast import FeatureStore
 
     os.environ.update(feast_environment(settings))
-    repo = settings.resolve(settings.feast.repo_path)
-    (settings.resolve(settings.paths.data_dir) / "feast").mkdir(parents=True, exist_ok=True)
-    return FeatureStore(repo_path=str(repo))
+    return FeatureStore(repo_path=str(feature_repo(settings)))
 
 
 def apply_definitions(settings: Settings) -> None:
     """Run `feast apply` on the feature repository, exactly as a user would."""
-    (settings.resolve(settings.paths.data_dir) / "feast").mkdir(parents=True, exist_ok=True)
     feast = Path(sys.executable).parent / "feast"
     result = subprocess.run(
         [str(feast), "apply"],
-        cwd=settings.resolve(settings.feast.repo_path),
+        cwd=feature_repo(settings),
         env={**os.environ, **feast_environment(settings)},
         capture_output=True,
         text=True,
