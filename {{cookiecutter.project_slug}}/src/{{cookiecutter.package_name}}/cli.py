@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -175,3 +176,142 @@ def features_online(
     result = CustomerFeatures(load_settings()).online_features(customer_ids)
     typer.echo(result.values.set_index("customer_id").T.to_string())
     typer.echo(f"not found: {result.missing or 'none'}")
+
+
+@app.command()
+def stack() -> None:
+    """Create (or update) and activate the embedded local ZenML stack inside the project.
+
+    Example: {{ cookiecutter.project_slug }} stack
+    """
+    from {{ cookiecutter.package_name }}.orchestration.local_stack import ensure_local_stack
+
+    typer.echo(f"active ZenML stack: {ensure_local_stack(load_settings())} (config in .zenml/)")
+
+
+@app.command()
+def train() -> None:
+    """Run the training pipeline; exit 1 when the new model fails the promotion gate.
+
+    Example: {{ cookiecutter.project_slug }} train
+    """
+    from {{ cookiecutter.package_name }}.pipelines.run import run_training
+
+    outcome = run_training(load_settings())
+    figures = ", ".join(
+        f"{name} {outcome.metrics[name]:.4f}" for name in ("roc_auc", "pr_auc", "recall_at_fpr")
+    )
+    typer.echo(f"registered version {outcome.version} ({figures})")
+    if not outcome.passed:
+        raise RuntimeError(
+            f"gate failed for version {outcome.version}: {'; '.join(outcome.reasons)}; "
+            f"champion stays {outcome.champion or 'unset'}"
+        )
+    typer.echo(f"gate passed: version {outcome.version} is the champion")
+
+
+@app.command()
+def infer(
+    path: Annotated[str, typer.Option(help="Parquet file of transactions to score.")] = (
+        "data/raw/transactions.parquet"
+    ),
+    newest: Annotated[int, typer.Option(help="Score only the newest N rows (0: all).")] = 1000,
+) -> None:
+    """Score a batch of transactions with the champion (the batch-inference pipeline).
+
+    Example: {{ cookiecutter.project_slug }} infer --newest 500
+    """
+    from {{ cookiecutter.package_name }}.pipelines.run import run_batch_inference
+
+    typer.echo(f"predictions written to {run_batch_inference(load_settings(), path, newest)}")
+
+
+@app.command()
+def promote(
+    version: Annotated[str, typer.Option(help="Registered version to make champion.")],
+    approver: Annotated[str, typer.Option(help="Who approves (goes to the audit log).")],
+    reason: Annotated[str, typer.Option(help="Why (goes to the audit log).")] = "manual approval",
+) -> None:
+    """Make a version champion by hand, bypassing the gate; the audit log records who and why.
+
+    Example: {{ cookiecutter.project_slug }} promote --version 3 --approver alice --reason "reviewed"
+    """
+    from {{ cookiecutter.package_name }}.model.registry import set_champion
+
+    set_champion(load_settings(), version, "promote", approver, reason)
+    typer.echo(f"version {version} is the champion (approved by {approver})")
+
+
+@app.command()
+def rollback(
+    approver: Annotated[str, typer.Option(help="Who rolls back (goes to the audit log).")],
+    reason: Annotated[str, typer.Option(help="Why (goes to the audit log).")] = "rollback",
+) -> None:
+    """Point the champion back at the version it replaced.
+
+    Example: {{ cookiecutter.project_slug }} rollback --approver alice --reason "alert on v4"
+    """
+    from {{ cookiecutter.package_name }}.model.registry import rollback as roll_back
+
+    typer.echo(f"version {roll_back(load_settings(), approver, reason)} is the champion again")
+
+
+@app.command()
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List every registered version with its aliases, metrics and gate result.
+
+    Example: {{ cookiecutter.project_slug }} models --json
+    """
+    from dataclasses import asdict
+
+    from {{ cookiecutter.package_name }}.model.registry import list_versions
+
+    versions = list_versions(load_settings())
+    if as_json:
+        typer.echo(json.dumps([asdict(version) for version in versions], indent=2))
+        return
+    typer.echo(f"{'version':>7}  {'aliases':<20} {'roc_auc':>8} {'recall':>8}  gate")
+    for info in versions:
+        roc, recall = info.metrics.get("roc_auc", float("nan")), info.metrics.get(
+            "recall_at_fpr", float("nan")
+        )
+        aliases = ",".join(sorted(info.aliases)) or "-"
+        typer.echo(f"{info.version:>7}  {aliases:<20} {roc:8.4f} {recall:8.4f}  {info.gate}")
+
+
+@app.command()
+def ui(
+    dashboard: Annotated[str, typer.Argument(help="mlflow or zenml.")],
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,
+) -> None:
+    """Open the MLflow or ZenML dashboard of this project on loopback.
+
+    Example: {{ cookiecutter.project_slug }} ui mlflow --port 5000
+    """
+    import subprocess
+
+    from {{ cookiecutter.package_name }}.orchestration.local_stack import use_project_zenml
+
+    resolved = load_settings()
+    binaries = Path(sys.executable).parent
+    if dashboard == "mlflow":
+        command = [
+            str(binaries / "mlflow"),
+            "ui",
+            "--backend-store-uri",
+            resolved.tracking.resolved_uri(resolved.project_root),
+            "--default-artifact-root",
+            resolved.resolve(resolved.tracking.artifact_root).as_uri(),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
+    elif dashboard == "zenml":
+        use_project_zenml(resolved)
+        command = [str(binaries / "zenml"), "login", "--local", "--port", str(port), "--blocking"]
+    else:
+        raise ValueError(f"unknown dashboard {dashboard!r}: use mlflow or zenml")
+    subprocess.run(command, check=True)

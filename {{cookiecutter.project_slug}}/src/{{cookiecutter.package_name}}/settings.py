@@ -88,11 +88,43 @@ class FeastSettings(Section):
     redis_connection_string: str = "localhost:6379"
 
 
+class ModelSettings(Section):
+    """XGBoost parameters and how the data is split for early stopping and evaluation."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    n_estimators: int = Field(default=400, ge=1)
+    max_depth: int = Field(default=5, ge=1)
+    learning_rate: float = Field(default=0.08, gt=0, le=1)
+    subsample: float = Field(default=0.9, gt=0, le=1)
+    colsample_bytree: float = Field(default=0.9, gt=0, le=1)
+    min_child_weight: float = Field(default=2.0, ge=0)
+    early_stopping_rounds: int = Field(default=40, ge=1)
+    validation_fraction: float = Field(default=0.2, gt=0, lt=1)
+    test_fraction: float = Field(default=0.2, gt=0, lt=1)
+    target_fpr: float = Field(default=0.05, gt=0, lt=1)
+
+
+class GateSettings(Section):
+    """What a new model must achieve to become champion."""
+
+    min_roc_auc: float = Field(default=0.75, ge=0, le=1)
+    min_recall: float = Field(default=0.3, ge=0, le=1)
+    max_regression: float = Field(default=0.01, ge=0, le=1)
+
+
 class TrackingSettings(Section):
-    """MLflow tracking store and artifact root."""
+    """MLflow tracking store, artifact root and experiment."""
 
     tracking_uri: str = "sqlite:///artifacts/mlflow/mlflow.db"
     artifact_root: Path = Path("artifacts/mlflow/artifacts")
+    experiment_name: str = "{{ cookiecutter.package_name }}"
+
+    def resolved_uri(self, root: Path) -> str:
+        """The tracking URI with a relative SQLite path made absolute (MLflow needs it so)."""
+        prefix = "sqlite:///"
+        if self.tracking_uri.startswith(prefix) and not self.tracking_uri.startswith(prefix + "/"):
+            return prefix + str(root / self.tracking_uri.removeprefix(prefix))
+        return self.tracking_uri
 
 
 class Settings(BaseSettings):
@@ -113,6 +145,8 @@ class Settings(BaseSettings):
     data: DataSettings = DataSettings()
     features: FeatureSettings = FeatureSettings()
     feast: FeastSettings = FeastSettings()
+    model: ModelSettings = ModelSettings()
+    gate: GateSettings = GateSettings()
     tracking: TrackingSettings = TrackingSettings()
 
     @classmethod

@@ -23,20 +23,25 @@ class ContractViolation(ValueError):
     """A data file does not meet its contract; the message names the column and the rule."""
 
 
+HAS_ROWS = pa.Check(lambda frame: len(frame) > 0, name="has_rows", error="the table has no rows")
+TRANSACTION_COLUMNS = {
+    "transaction_id": pa.Column("int64", unique=True, nullable=False),
+    "customer_id": pa.Column("int64", pa.Check.ge(1), nullable=False),
+    "event_timestamp": pa.Column("datetime64[ns, UTC]", nullable=False),
+    "amount": pa.Column("float64", pa.Check.in_range(0.0, MAX_AMOUNT, include_min=False)),
+    "merchant_category": pa.Column(str, pa.Check.isin(MERCHANT_CATEGORIES)),
+    "channel": pa.Column(str, pa.Check.isin(CHANNELS)),
+    "country": pa.Column(str, pa.Check.str_matches(COUNTRY_CODE)),
+}
 TRANSACTIONS = pa.DataFrameSchema(
-    {
-        "transaction_id": pa.Column("int64", unique=True, nullable=False),
-        "customer_id": pa.Column("int64", pa.Check.ge(1), nullable=False),
-        "event_timestamp": pa.Column("datetime64[ns, UTC]", nullable=False),
-        "amount": pa.Column("float64", pa.Check.in_range(0.0, MAX_AMOUNT, include_min=False)),
-        "merchant_category": pa.Column(str, pa.Check.isin(MERCHANT_CATEGORIES)),
-        "channel": pa.Column(str, pa.Check.isin(CHANNELS)),
-        "country": pa.Column(str, pa.Check.str_matches(COUNTRY_CODE)),
-        "is_fraud": pa.Column("int64", pa.Check.isin([0, 1])),
-    },
-    checks=pa.Check(lambda frame: len(frame) > 0, name="has_rows", error="the table has no rows"),
+    {**TRANSACTION_COLUMNS, "is_fraud": pa.Column("int64", pa.Check.isin([0, 1]))},
+    checks=HAS_ROWS,
     strict=True,
     name="transactions",
+)
+# A batch to score: the same transaction columns; a label or other columns may come along.
+TRANSACTIONS_TO_SCORE = pa.DataFrameSchema(
+    TRANSACTION_COLUMNS, checks=HAS_ROWS, strict=False, name="transactions"
 )
 
 CUSTOMERS = pa.DataFrameSchema(
@@ -45,7 +50,7 @@ CUSTOMERS = pa.DataFrameSchema(
         "home_country": pa.Column(str, pa.Check.str_matches(COUNTRY_CODE)),
         "signup_at": pa.Column("datetime64[ns, UTC]", nullable=False),
     },
-    checks=pa.Check(lambda frame: len(frame) > 0, name="has_rows", error="the table has no rows"),
+    checks=HAS_ROWS,
     strict=True,
     name="customers",
 )

@@ -101,12 +101,12 @@ def _transactions(
 
     hours = (seconds % 86_400) // 3_600
     signal = (
-        1.8 * spike
-        + 1.3 * (countries != home)
-        + 0.9 * ((hours >= NIGHT_HOURS[0]) & (hours < NIGHT_HOURS[1]))
-        + 0.7 * (channels == "online")
-        + 0.8 * np.isin(categories, RISKY_CATEGORIES)
-        + rng.normal(0.0, 0.6, size=n)
+        2.6 * spike
+        + 1.9 * (countries != home)
+        + 1.3 * ((hours >= NIGHT_HOURS[0]) & (hours < NIGHT_HOURS[1]))
+        + 0.9 * (channels == "online")
+        + 1.1 * np.isin(categories, RISKY_CATEGORIES)
+        + rng.normal(0.0, 0.4, size=n)
     )
     probability = _sigmoid(signal + _intercept_for_rate(signal, settings.fraud_rate))
     return pd.DataFrame(

@@ -53,6 +53,20 @@ def request_time_features(frame: pd.DataFrame, settings: FeatureSettings) -> pd.
         elapsed = seconds_since >= hours * 3600
         for name in (f"txn_count_{hours}h", f"amount_sum_{hours}h"):
             result[name] = result[name].mask(elapsed, 0.0)
+    return encode_categories(result)
+
+
+def encode_categories(frame: pd.DataFrame) -> pd.DataFrame:
+    """Replace merchant category and channel by their fixed codes (unknown values: missing).
+
+    Plain numbers keep the model's signature simple for MLflow, BentoML and any pyfunc server;
+    codes come from the fixed lists in data/generate.py, so they match across train and serve.
+    Encoding twice is harmless.
+    """
+    result = frame.copy()
     for column, categories in CATEGORICAL.items():
-        result[column] = pd.Categorical(result[column], categories=categories)
+        if pd.api.types.is_numeric_dtype(result[column]):
+            continue
+        codes = pd.Categorical(result[column].astype(str), categories=categories).codes
+        result[column] = np.where(codes >= 0, codes, np.nan)
     return result

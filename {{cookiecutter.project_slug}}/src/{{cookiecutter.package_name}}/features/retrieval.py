@@ -53,6 +53,11 @@ class CustomerFeatures:
         `event_timestamp` and the transaction's own columns). Rows that the join drops are
         reported and refused: a training set never shrinks silently.
         """
+        return self.historical_features(labels)
+
+    def historical_features(self, transactions: pd.DataFrame) -> pd.DataFrame:
+        """Any transactions (labelled or not) with the features as of each one's time."""
+        labels = transactions
         joined = self.store.get_historical_features(entity_df=labels, features=self.service).to_df()
         dropped = set(labels["transaction_id"]) - set(joined["transaction_id"])
         if dropped or len(joined) != len(labels):

@@ -1,0 +1,54 @@
+"""Lineage: which code, data, features and environment produced a model."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from {{ cookiecutter.package_name }}.governance.environment import LOCK_FILE
+from {{ cookiecutter.package_name }}.settings import Settings
+
+
+def git_state(root: Path) -> dict[str, str]:
+    """The commit checked out and whether the work tree has uncommitted changes."""
+
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    commit = git("rev-parse", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return {"git_commit": commit, "git_dirty": str(bool(dirty)).lower()}
+
+
+def dvc_data_hashes(root: Path) -> dict[str, str]:
+    """The md5 of every DVC stage output recorded in dvc.lock (empty before the first repro)."""
+    lock = root / "dvc.lock"
+    if not lock.is_file():
+        return {}
+    stages = yaml.safe_load(lock.read_text()).get("stages", {})
+    return {
+        f"dvc:{out['path']}": out["md5"]
+        for stage in stages.values()
+        for out in stage.get("outs", [])
+    }
+
+
+def file_md5(path: Path) -> str:
+    """The md5 DVC records for a file."""
+    return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+
+
+def lineage_tags(settings: Settings) -> dict[str, str]:
+    """Everything a model version carries about its origins, as MLflow tags."""
+    root = settings.project_root
+    lock_hash = hashlib.sha256((root / LOCK_FILE).read_bytes()).hexdigest()
+    return {
+        **git_state(root),
+        **dvc_data_hashes(root),
+        "feast_feature_service": settings.feast.feature_service,
+        "requirements_lock_sha256": lock_hash,
+    }

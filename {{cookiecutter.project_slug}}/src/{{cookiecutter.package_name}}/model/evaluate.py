@@ -1,0 +1,61 @@
+"""Judge a model on held-out rows: ranking quality, calibration and the cost at its threshold."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    average_precision_score,
+    confusion_matrix,
+    log_loss,
+    roc_auc_score,
+    roc_curve,
+)
+
+from {{ cookiecutter.package_name }}.model.train import LABEL, TrainedModel
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Metrics of one model on one held-out set."""
+
+    roc_auc: float
+    pr_auc: float
+    recall_at_fpr: float
+    target_fpr: float
+    log_loss: float
+    threshold: float
+    true_negatives: int
+    false_positives: int
+    false_negatives: int
+    true_positives: int
+    rows: int
+
+    def metrics(self) -> dict[str, float]:
+        """Every figure as a float, for MLflow and JSON."""
+        return {name: float(value) for name, value in asdict(self).items()}
+
+
+def evaluate(model: TrainedModel, test_df: pd.DataFrame, target_fpr: float) -> Evaluation:
+    """ROC-AUC, PR-AUC, recall at `target_fpr`, log loss and the confusion matrix at threshold."""
+    labels = test_df[LABEL].to_numpy()
+    if len(np.unique(labels)) < 2:
+        raise ValueError("the held-out rows hold a single class: use more data or a larger test set")
+    scores = model.predict(test_df)
+    fpr, tpr, _ = roc_curve(labels, scores)
+    tn, fp, fn, tp = confusion_matrix(labels, scores >= model.threshold, labels=[0, 1]).ravel()
+    return Evaluation(
+        roc_auc=float(roc_auc_score(labels, scores)),
+        pr_auc=float(average_precision_score(labels, scores)),
+        recall_at_fpr=float(np.interp(target_fpr, fpr, tpr)),
+        target_fpr=target_fpr,
+        log_loss=float(log_loss(labels, np.clip(scores, 1e-7, 1 - 1e-7))),
+        threshold=model.threshold,
+        true_negatives=int(tn),
+        false_positives=int(fp),
+        false_negatives=int(fn),
+        true_positives=int(tp),
+        rows=len(labels),
+    )

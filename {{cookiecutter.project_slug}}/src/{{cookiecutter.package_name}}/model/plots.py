@@ -1,0 +1,39 @@
+"""The figures logged with every run: ROC curve, precision-recall curve, feature importance."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.metrics import PrecisionRecallDisplay, RocCurveDisplay
+
+from {{ cookiecutter.package_name }}.model.train import TrainedModel
+
+
+def roc_figure(labels: np.ndarray, scores: np.ndarray) -> Figure:
+    """The ROC curve of the held-out rows."""
+    display = RocCurveDisplay.from_predictions(labels, scores)
+    display.ax_.set_title("ROC curve (held-out rows)")
+    return display.figure_
+
+
+def precision_recall_figure(labels: np.ndarray, scores: np.ndarray) -> Figure:
+    """The precision-recall curve of the held-out rows."""
+    display = PrecisionRecallDisplay.from_predictions(labels, scores)
+    display.ax_.set_title("Precision-recall curve (held-out rows)")
+    return display.figure_
+
+
+def importance_figure(model: TrainedModel) -> Figure:
+    """Total gain of each feature, largest first."""
+    gain = model.booster.get_score(importance_type="total_gain")
+    ranked = sorted(gain.items(), key=lambda item: item[1])
+    figure, axes = plt.subplots(figsize=(7, max(3, len(ranked) * 0.3)))
+    axes.barh([name for name, _ in ranked], [value for _, value in ranked])
+    axes.set_title("Feature importance (total gain)")
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,1 @@
+"""Where pipelines run: the embedded local ZenML stack (and, later, a Kubeflow cluster)."""

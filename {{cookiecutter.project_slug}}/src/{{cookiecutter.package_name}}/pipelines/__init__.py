@@ -1,0 +1,1 @@
+"""ZenML pipelines: training, batch inference."""

@@ -1,0 +1,13 @@
+"""The batch-inference pipeline: score a batch of transactions with the champion."""
+
+from __future__ import annotations
+
+from zenml import pipeline
+
+from {{ cookiecutter.package_name }}.steps.inference import load_batch, score_batch, write_predictions
+
+
+@pipeline(enable_cache=False)
+def batch_inference(path: str = "data/raw/transactions.parquet", newest: int = 1000) -> None:
+    """Batch -> champion + point-in-time features -> predictions Parquet with the version."""
+    write_predictions(score_batch(load_batch(path, newest)))

@@ -1,0 +1,1 @@
+"""ZenML steps: thin wrappers that hand artifacts to the plain functions and track the run."""

@@ -1,0 +1,156 @@
+"""Steps of the training pipeline, in the order they run.
+
+No `from __future__ import annotations` here: ZenML reads the output annotations at runtime.
+"""
+
+import json
+from typing import Annotated, Any
+
+import mlflow
+import pandas as pd
+from zenml import step
+
+from {{ cookiecutter.package_name }}.data.contract import TRANSACTIONS, validate
+from {{ cookiecutter.package_name }}.data.files import DataFiles
+from {{ cookiecutter.package_name }}.features.request_time import model_columns
+from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures
+from {{ cookiecutter.package_name }}.governance import audit
+from {{ cookiecutter.package_name }}.governance.lineage import dvc_data_hashes, file_md5, lineage_tags
+from {{ cookiecutter.package_name }}.model import plots, registry
+from {{ cookiecutter.package_name }}.model.evaluate import Evaluation, evaluate
+from {{ cookiecutter.package_name }}.model.gate import judge
+from {{ cookiecutter.package_name }}.model.train import LABEL, TrainedModel, split_by_time, train
+from {{ cookiecutter.package_name }}.orchestration.local_stack import EXPERIMENT_TRACKER
+from {{ cookiecutter.package_name }}.settings import load_settings
+
+
+@step
+def load_labels() -> Annotated[pd.DataFrame, "labels"]:
+    """Read the labelled transactions, refusing a file that is not the version in dvc.lock."""
+    settings = load_settings()
+    path = DataFiles.of(settings).transactions
+    recorded = dvc_data_hashes(settings.project_root)
+    key = f"dvc:{path.relative_to(settings.project_root).as_posix()}"
+    if key not in recorded:
+        raise RuntimeError(f"{path} is not in dvc.lock: run `make data` first")
+    if file_md5(path) != recorded[key]:
+        raise RuntimeError(f"{path} differs from its version in dvc.lock: run `make data`")
+    return pd.read_parquet(path)
+
+
+@step
+def check_contract(labels: pd.DataFrame) -> Annotated[pd.DataFrame, "checked_labels"]:
+    """Stop the run, before any feature or model work, if the data breaks its contract."""
+    return validate(labels, TRANSACTIONS)
+
+
+@step
+def build_training_set(labels: pd.DataFrame) -> Annotated[pd.DataFrame, "training_set"]:
+    """Point-in-time join with the `fraud_model_v1` features, plus request-time features."""
+    return CustomerFeatures(load_settings()).training_set(labels)
+
+
+@step
+def split_train_test(
+    frame: pd.DataFrame,
+) -> tuple[Annotated[pd.DataFrame, "train"], Annotated[pd.DataFrame, "test"]]:
+    """Hold out the newest rows: the model is judged on the future, as in production."""
+    older, newest = split_by_time(frame, load_settings().model.test_fraction)
+    return older, newest  # a literal tuple: ZenML reads it as two outputs
+
+
+@step(experiment_tracker=EXPERIMENT_TRACKER)
+def train_model(train_df: pd.DataFrame) -> Annotated[bytes, "model"]:
+    """Train XGBoost and log its parameters; the model leaves as UBJSON bytes, never a pickle."""
+    settings = load_settings()
+    features = model_columns(settings.features)
+    model = train(train_df, settings.model, features, seed=settings.seed)
+    mlflow.log_params(
+        {
+            **settings.model.model_dump(),
+            "seed": settings.seed,
+            "train_rows": len(train_df),
+            "boosting_rounds": model.booster.num_boosted_rounds(),
+            "threshold": model.threshold,
+        }
+    )
+    return model.to_bytes()
+
+
+@step(experiment_tracker=EXPERIMENT_TRACKER)
+def evaluate_model(model: bytes, test_df: pd.DataFrame) -> Annotated[dict[str, float], "metrics"]:
+    """Evaluate on the held-out rows; log metrics, ROC and PR curves and feature importance."""
+    settings = load_settings()
+    trained = TrainedModel.from_bytes(model)
+    evaluation = evaluate(trained, test_df, settings.model.target_fpr)
+    mlflow.log_metrics(evaluation.metrics())
+    labels, scores = test_df[LABEL].to_numpy(), trained.predict(test_df)
+    mlflow.log_figure(plots.roc_figure(labels, scores), "plots/roc_curve.png")
+    mlflow.log_figure(plots.precision_recall_figure(labels, scores), "plots/pr_curve.png")
+    mlflow.log_figure(plots.importance_figure(trained), "plots/feature_importance.png")
+    return evaluation.metrics()
+
+
+@step
+def evaluate_champion(test_df: pd.DataFrame) -> Annotated[dict[str, Any], "champion"]:
+    """The current champion's metrics on the same held-out rows (empty when there is none)."""
+    settings = load_settings()
+    version = registry.champion_version(settings)
+    if version is None:
+        return {}
+    champion = registry.load_version(settings, version)
+    metrics = evaluate(champion, test_df, settings.model.target_fpr).metrics()
+    return {"version": version, "metrics": metrics}
+
+
+@step(experiment_tracker=EXPERIMENT_TRACKER)
+def register_model(
+    model: bytes, test_df: pd.DataFrame, metrics: dict[str, float], champion: dict[str, Any]
+) -> Annotated[str, "model_version"]:
+    """Log the model with signature, input example and lineage; register it as `challenger`."""
+    settings = load_settings()
+    run = mlflow.active_run()
+    tags = {
+        **lineage_tags(settings),
+        "mlflow_run_id": run.info.run_id if run else "",
+        "metrics": json.dumps(metrics, sort_keys=True),
+        "compared_with_champion": champion.get("version", "none"),
+    }
+    mlflow.set_tags(tags)
+    return registry.log_and_register(settings, TrainedModel.from_bytes(model), test_df, tags)
+
+
+@step
+def promotion_gate(
+    version: str, metrics: dict[str, float], champion: dict[str, Any]
+) -> Annotated[dict[str, Any], "gate_decision"]:
+    """Promote the challenger only if it passes the gate; otherwise the champion stays."""
+    settings = load_settings()
+    champion_metrics = champion.get("metrics")
+    decision = judge(
+        Evaluation(**_as_evaluation(metrics)),
+        Evaluation(**_as_evaluation(champion_metrics)) if champion_metrics else None,
+        settings.gate,
+    )
+    client = registry.mlflow_client(settings)
+    client.set_model_version_tag(
+        registry.model_name(settings), version, "gate", decision.summary()
+    )
+    if decision.passed:
+        registry.set_champion(settings, version, "promote", "gate", decision.summary())
+    else:
+        event = audit.AuditEvent(
+            "reject", "gate", champion.get("version"), version, decision.summary()
+        )
+        audit.append(settings, event)
+    return {
+        "version": version,
+        "passed": decision.passed,
+        "reasons": decision.reasons,
+        "champion": registry.champion_version(settings),
+    }
+
+
+def _as_evaluation(metrics: dict[str, float]) -> dict[str, Any]:
+    counts = ("true_negatives", "false_positives", "false_negatives", "true_positives", "rows")
+    return {name: int(value) if name in counts else value for name, value in metrics.items()}
