@@ -274,8 +274,9 @@ def models(
         return
     typer.echo(f"{'version':>7}  {'aliases':<20} {'roc_auc':>8} {'recall':>8}  gate")
     for info in versions:
-        roc, recall = info.metrics.get("roc_auc", float("nan")), info.metrics.get(
-            "recall_at_fpr", float("nan")
+        roc, recall = (
+            info.metrics.get("roc_auc", float("nan")),
+            info.metrics.get("recall_at_fpr", float("nan")),
         )
         aliases = ",".join(sorted(info.aliases)) or "-"
         typer.echo(f"{info.version:>7}  {aliases:<20} {roc:8.4f} {recall:8.4f}  {info.gate}")

@@ -101,12 +101,12 @@ def _transactions(
 
     hours = (seconds % 86_400) // 3_600
     signal = (
-        2.6 * spike
-        + 1.9 * (countries != home)
-        + 1.3 * ((hours >= NIGHT_HOURS[0]) & (hours < NIGHT_HOURS[1]))
-        + 0.9 * (channels == "online")
-        + 1.1 * np.isin(categories, RISKY_CATEGORIES)
-        + rng.normal(0.0, 0.4, size=n)
+        4.0 * spike
+        + 3.0 * (countries != home)
+        + 2.0 * ((hours >= NIGHT_HOURS[0]) & (hours < NIGHT_HOURS[1]))
+        + 1.2 * (channels == "online")
+        + 1.6 * np.isin(categories, RISKY_CATEGORIES)
+        + rng.normal(0.0, 0.3, size=n)
     )
     probability = _sigmoid(signal + _intercept_for_rate(signal, settings.fraud_rate))
     return pd.DataFrame(

@@ -42,7 +42,9 @@ def evaluate(model: TrainedModel, test_df: pd.DataFrame, target_fpr: float) -> E
     """ROC-AUC, PR-AUC, recall at `target_fpr`, log loss and the confusion matrix at threshold."""
     labels = test_df[LABEL].to_numpy()
     if len(np.unique(labels)) < 2:
-        raise ValueError("the held-out rows hold a single class: use more data or a larger test set")
+        raise ValueError(
+            "the held-out rows hold a single class: use more data or a larger test set"
+        )
     scores = model.predict(test_df)
     fpr, tpr, _ = roc_curve(labels, scores)
     tn, fp, fn, tp = confusion_matrix(labels, scores >= model.threshold, labels=[0, 1]).ravel()

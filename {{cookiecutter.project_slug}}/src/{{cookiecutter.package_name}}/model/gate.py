@@ -22,17 +22,13 @@ class GateDecision:
         return "passed" if self.passed else "failed: " + "; ".join(self.reasons)
 
 
-def judge(
-    challenger: Evaluation, champion: Evaluation | None, gate: GateSettings
-) -> GateDecision:
+def judge(challenger: Evaluation, champion: Evaluation | None, gate: GateSettings) -> GateDecision:
     """Apply the gate. `champion` must be evaluated on the challenger's held-out rows."""
     reasons = []
     if challenger.roc_auc < gate.min_roc_auc:
         reasons.append(f"roc_auc {challenger.roc_auc:.4f} < minimum {gate.min_roc_auc}")
     if challenger.recall_at_fpr < gate.min_recall:
-        reasons.append(
-            f"recall_at_fpr {challenger.recall_at_fpr:.4f} < minimum {gate.min_recall}"
-        )
+        reasons.append(f"recall_at_fpr {challenger.recall_at_fpr:.4f} < minimum {gate.min_recall}")
     if champion is not None:
         for metric in JUDGED:
             new, old = getattr(challenger, metric), getattr(champion, metric)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -18,14 +20,14 @@ def roc_figure(labels: np.ndarray, scores: np.ndarray) -> Figure:
     """The ROC curve of the held-out rows."""
     display = RocCurveDisplay.from_predictions(labels, scores)
     display.ax_.set_title("ROC curve (held-out rows)")
-    return display.figure_
+    return cast(Figure, display.figure_)
 
 
 def precision_recall_figure(labels: np.ndarray, scores: np.ndarray) -> Figure:
     """The precision-recall curve of the held-out rows."""
     display = PrecisionRecallDisplay.from_predictions(labels, scores)
     display.ax_.set_title("Precision-recall curve (held-out rows)")
-    return display.figure_
+    return cast(Figure, display.figure_)
 
 
 def importance_figure(model: TrainedModel) -> Figure:

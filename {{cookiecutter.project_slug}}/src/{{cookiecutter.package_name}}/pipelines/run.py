@@ -33,6 +33,8 @@ def run_training(settings: Settings) -> TrainingOutcome:
 
     tracker = MLFlowExperimentTrackerSettings(experiment_name=settings.tracking.experiment_name)
     run = training.with_options(settings={"experiment_tracker": tracker})()
+    if run is None:
+        raise RuntimeError("the training pipeline did not run")
     decision: dict[str, Any] = _output(run, "promotion_gate", "gate_decision")
     return TrainingOutcome(
         run_name=run.name,
@@ -50,6 +52,8 @@ def run_batch_inference(settings: Settings, path: str, newest: int) -> Path:
     from {{ cookiecutter.package_name }}.pipelines.batch_inference import batch_inference
 
     run = batch_inference(path=path, newest=newest)
+    if run is None:
+        raise RuntimeError("the batch-inference pipeline did not run")
     return Path(_output(run, "write_predictions", "predictions_path"))
 
 

@@ -133,9 +133,7 @@ def promotion_gate(
         settings.gate,
     )
     client = registry.mlflow_client(settings)
-    client.set_model_version_tag(
-        registry.model_name(settings), version, "gate", decision.summary()
-    )
+    client.set_model_version_tag(registry.model_name(settings), version, "gate", decision.summary())
     if decision.passed:
         registry.set_champion(settings, version, "promote", "gate", decision.summary())
     else:

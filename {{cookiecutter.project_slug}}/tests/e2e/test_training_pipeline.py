@@ -1,0 +1,178 @@
+"""The whole job on the embedded local stack: data, features, training, gate, registry, scoring.
+
+Everything runs through the command line in a scratch git + DVC repository, as a user would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import copy_project, free_port
+
+pytestmark = pytest.mark.e2e
+CLI = str(Path(sys.executable).parent / "{{ cookiecutter.project_slug }}")
+WORSE_MODEL = {"{{ cookiecutter.package_name | upper }}_MODEL__MAX_DEPTH": "1", "{{ cookiecutter.package_name | upper }}_MODEL__N_ESTIMATORS": "1"}
+
+
+def run(
+    project: Path, *command: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    return subprocess.run(
+        command,
+        cwd=project,
+        env={**os.environ, "PATH": path, **(env or {})},
+        capture_output=True,
+        text=True,
+    )
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def models(project: Path) -> dict[str, dict[str, Any]]:
+    listing = json.loads(ok(run(project, CLI, "models", "--json")))
+    return {entry["version"]: entry for entry in listing}
+
+
+def audit_log(project: Path) -> list[dict[str, Any]]:
+    lines = (project / "reports" / "audit_log.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+@pytest.fixture(scope="module")
+def project(
+    tmp_path_factory: pytest.TempPathFactory, online_store_environment: dict[str, str]
+) -> Path:
+    """A committed project with data, features and one trained champion."""
+    root = copy_project(tmp_path_factory.mktemp("e2e") / "project")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["data"].update(n_customers=300, n_transactions=8000, days=30, fraud_rate=0.06)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith("{{ cookiecutter.package_name | upper }}_")]:
+            patch.delenv(name)
+        for name, value in online_store_environment.items():
+            patch.setenv(name, value)
+        ok(run(root, "git", "init", "-q", "-b", "main"))
+        ok(run(root, sys.executable, "-m", "dvc", "init", "--quiet"))
+        ok(run(root, sys.executable, "-m", "dvc", "repro"))
+        ok(run(root, "git", "add", "--all"))
+        ok(
+            run(
+                root, "git", "-c", "user.name=t", "-c", "user.email=t@e.io", "commit", "-qm", "data"
+            )
+        )
+        ok(run(root, CLI, "features", "apply"))
+        first = ok(run(root, CLI, "train"))
+        assert "gate passed: version 1 is the champion" in first
+        yield root
+
+
+def test_first_model_becomes_champion_with_its_lineage(project: Path) -> None:
+    version = models(project)["1"]
+    assert "champion" in version["aliases"]
+    assert version["gate"] == "passed"
+    tags = version["tags"]
+    assert re.fullmatch(r"[0-9a-f]{40}", tags["git_commit"])
+    assert tags["git_dirty"] == "false"
+    lock = yaml.safe_load((project / "dvc.lock").read_text())
+    recorded = {
+        out["path"]: out["md5"] for stage in lock["stages"].values() for out in stage["outs"]
+    }
+    assert tags["dvc:data/raw/transactions.parquet"] == recorded["data/raw/transactions.parquet"]
+    assert tags["feast_feature_service"] == "fraud_model_v1"
+    assert re.fullmatch(r"[0-9a-f]{64}", tags["requirements_lock_sha256"])
+    assert tags["mlflow_run_id"] == version["run_id"]
+    for figure in ("roc_curve.png", "pr_curve.png", "feature_importance.png"):
+        assert list((project / "artifacts" / "mlflow" / "artifacts").rglob(figure)), figure
+
+
+def test_batch_inference_tags_every_prediction_with_the_champion(project: Path) -> None:
+    output = ok(run(project, CLI, "infer", "--newest", "200"))
+    path = Path(output.strip().split("predictions written to ")[-1])
+    predictions = pd.read_parquet(path)
+    assert len(predictions) == 200
+    assert set(predictions["model_version"]) == {"1"}
+    assert predictions["fraud_probability"].between(0, 1).all()
+
+
+def test_same_data_and_params_give_the_same_metrics_and_may_replace_the_champion(
+    project: Path,
+) -> None:
+    second = ok(run(project, CLI, "train"))
+    assert "gate passed: version 2 is the champion" in second
+    versions = models(project)
+    for name, value in versions["1"]["metrics"].items():
+        assert versions["2"]["metrics"][name] == pytest.approx(value, abs=1e-9), name
+
+
+def test_worse_model_stays_challenger_and_rollback_restores_the_previous_champion(
+    project: Path,
+) -> None:
+    worse = run(project, CLI, "train", env=WORSE_MODEL)
+    assert worse.returncode == 1
+    assert "gate failed for version 3" in worse.stderr
+    assert "champion stays 2" in worse.stderr
+    versions = models(project)
+    assert versions["3"]["aliases"] == ["challenger"]
+    assert "champion" in versions["2"]["aliases"]
+    rolled = ok(run(project, CLI, "rollback", "--approver", "oncall", "--reason", "drill"))
+    assert "version 1 is the champion again" in rolled
+    assert "champion" in models(project)["1"]["aliases"]
+    events = [
+        (e["action"], e["who"], e["from_version"], e["to_version"]) for e in audit_log(project)
+    ]
+    assert ("reject", "gate", "2", "3") in events
+    assert events[-1] == ("rollback", "oncall", "2", "1")
+    assert all(event["when"] and event["why"] for event in audit_log(project))
+
+
+def test_manual_promotion_is_audited(project: Path) -> None:
+    ok(run(project, CLI, "promote", "--version", "3", "--approver", "alice", "--reason", "review"))
+    assert "champion" in models(project)["3"]["aliases"]
+    last = audit_log(project)[-1]
+    assert (last["action"], last["who"], last["to_version"], last["why"]) == (
+        "promote",
+        "alice",
+        "3",
+        "review",
+    )
+
+
+def test_mlflow_ui_serves_the_registry_on_loopback(project: Path) -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [CLI, "ui", "mlflow", "--port", str(port)],
+        cwd=project,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stderr is not None
+        for line in server.stderr:
+            if "Application startup complete" in line or "Listening at" in line:
+                break
+        else:
+            pytest.fail(f"mlflow ui exited with {server.wait()} before serving")
+        url = f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/get?name={{ cookiecutter.package_name }}"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            model = json.load(response)["registered_model"]
+        assert {alias["alias"] for alias in model["aliases"]} >= {"champion", "challenger"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
