@@ -10,6 +10,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.data.files import DataFiles
 from {{ cookiecutter.package_name }}.data.generate import write_dataset
+from {{ cookiecutter.package_name }}.features import retrieval
 from {{ cookiecutter.package_name }}.features.build import PROFILE_FEATURES, window_features, write_feature_table
 from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures, DroppedRowsError
 from {{ cookiecutter.package_name }}.features.store import apply_definitions, materialize, open_store
@@ -83,6 +84,16 @@ def test_training_set_keeps_every_label_row_in_order(
     assert list(training["transaction_id"]) == list(labels["transaction_id"])
     assert training["txn_count_total"].notna().all()
     assert (training["days_since_previous"].dropna() > 0).all()
+
+
+def test_training_set_in_customer_chunks_equals_one_join(
+    project: Settings, transactions: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    labels = transactions.sample(600, random_state=2)
+    whole = CustomerFeatures(project).training_set(labels)
+    monkeypatch.setattr(retrieval, "CHUNK_ROWS", 100)
+    chunked = CustomerFeatures(project).training_set(labels)
+    pd.testing.assert_frame_equal(chunked, whole)
 
 
 def test_training_set_refuses_rows_the_join_would_drop(

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 PRESENT = 1  # FieldStatus.PRESENT in Feast's serving protos
+CHUNK_ROWS = 100_000
 
 
 class DroppedRowsError(RuntimeError):
@@ -56,9 +57,20 @@ class CustomerFeatures:
         return self.historical_features(labels)
 
     def historical_features(self, transactions: pd.DataFrame) -> pd.DataFrame:
-        """Any transactions (labelled or not) with the features as of each one's time."""
+        """Any transactions (labelled or not) with the features as of each one's time.
+
+        Feast's file offline store joins every entity row with all of its customer's feature
+        rows before picking the latest; asking for a few thousand customers at a time keeps that
+        product, and the memory it needs, small (1M transactions fit in a few GiB).
+        """
         labels = transactions
-        joined = self.store.get_historical_features(entity_df=labels, features=self.service).to_df()
+        joined = pd.concat(
+            [
+                self.store.get_historical_features(entity_df=chunk, features=self.service).to_df()
+                for chunk in _by_customer_chunks(labels, CHUNK_ROWS)
+            ],
+            ignore_index=True,
+        )
         dropped = set(labels["transaction_id"]) - set(joined["transaction_id"])
         if dropped or len(joined) != len(labels):
             examples = sorted(dropped)[:5]
@@ -95,3 +107,10 @@ class CustomerFeatures:
     def model_inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's input columns of a frame prepared by `training_set` or at serving."""
         return frame[model_columns(self.settings.features)]
+
+
+def _by_customer_chunks(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
+    """Split into parts of about `rows` rows, each holding whole customers."""
+    per_customer = frame.groupby("customer_id").size().sort_index()
+    part = (per_customer.cumsum() - 1) // rows
+    return [frame[frame["customer_id"].isin(ids)] for _, ids in part.groupby(part).groups.items()]
