@@ -4,7 +4,10 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
+from collections import deque
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -59,6 +62,32 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@contextmanager
+def serving(
+    command: list[str], *ready: str, cwd: Path | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """Start a real server, wait until it prints one of `ready`, and always stop it afterwards.
+
+    Its output keeps being drained in the background so a chatty server never blocks on a full
+    pipe.
+    """
+    process = subprocess.Popen(
+        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    try:
+        for line in process.stdout:
+            if any(text in line for text in ready):
+                break
+        else:
+            pytest.fail(f"{command[0]} exited with {process.wait()} before it was ready")
+        threading.Thread(target=deque, args=(process.stdout, 0), daemon=True).start()
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 @pytest.fixture(scope="session")
 def online_store_environment() -> Iterator[dict[str, str]]:
     """Settings that point Feast at a live online store: a real redis-server when configured.
@@ -76,17 +105,16 @@ def online_store_environment() -> Iterator[dict[str, str]]:
             pytest.fail(message)
         pytest.skip(message)
     port = free_port()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert process.stdout is not None
-    for line in process.stdout:
-        if "Ready to accept connections" in line:
-            break
-    else:
-        pytest.fail(f"redis-server exited with {process.wait()} before accepting connections")
-    yield {f"{ENV_PREFIX}FEAST__REDIS_CONNECTION_STRING": f"127.0.0.1:{port}"}
-    process.terminate()
-    process.wait(timeout=10)
+    command = [
+        server,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    with serving(command, "Ready to accept connections"):
+        yield {f"{ENV_PREFIX}FEAST__REDIS_CONNECTION_STRING": f"127.0.0.1:{port}"}

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import copy_project, free_port
+from tests.conftest import copy_project, free_port, serving
 
 pytestmark = pytest.mark.e2e
 CLI = str(Path(sys.executable).parent / "{{ cookiecutter.project_slug }}")
@@ -155,24 +155,10 @@ def test_manual_promotion_is_audited(project: Path) -> None:
 
 def test_mlflow_ui_serves_the_registry_on_loopback(project: Path) -> None:
     port = free_port()
-    server = subprocess.Popen(
-        [CLI, "ui", "mlflow", "--port", str(port)],
-        cwd=project,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert server.stderr is not None
-        for line in server.stderr:
-            if "Application startup complete" in line or "Listening at" in line:
-                break
-        else:
-            pytest.fail(f"mlflow ui exited with {server.wait()} before serving")
-        url = f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/get?name={{ cookiecutter.package_name }}"
+    command = [CLI, "ui", "mlflow", "--port", str(port)]
+    with serving(command, "startup complete", "Listening at", cwd=project):
+        name = "{{ cookiecutter.package_name }}"
+        url = f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/get?name={name}"
         with urllib.request.urlopen(url, timeout=30) as response:
             model = json.load(response)["registered_model"]
-        assert {alias["alias"] for alias in model["aliases"]} >= {"champion", "challenger"}
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    assert {alias["alias"] for alias in model["aliases"]} >= {"champion", "challenger"}

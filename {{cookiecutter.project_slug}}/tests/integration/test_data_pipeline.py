@@ -14,7 +14,7 @@ import boto3
 import pytest
 import yaml
 
-from tests.conftest import clean_environment, copy_project, free_port
+from tests.conftest import clean_environment, copy_project, free_port, serving
 
 pytestmark = pytest.mark.integration
 OUTPUTS = (
@@ -80,28 +80,24 @@ def test_repro_runs_both_stages_then_nothing_then_only_what_a_param_touches(
 def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A real S3 API (moto's server) on a free loopback port, with throwaway credentials."""
     port = free_port()
-    server = subprocess.Popen(
-        [Path(sys.executable).parent / "moto_server", "-H", "127.0.0.1", "-p", str(port)],
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert server.stderr is not None
-    for line in server.stderr:
-        if "Running on" in line:
-            break
-    else:
-        pytest.fail(f"moto_server exited with {server.wait()} before serving")
-    endpoint = f"http://127.0.0.1:{port}"
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ENDPOINT_URL": endpoint,
-    }.items():
-        monkeypatch.setenv(name, value)
-    yield endpoint
-    server.terminate()
-    server.wait(timeout=10)
+    moto = str(Path(sys.executable).parent / "moto_server")
+    with serving([moto, "-H", "127.0.0.1", "-p", str(port)], "Running on"):
+        endpoint = f"http://127.0.0.1:{port}"
+        for name, value in {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": endpoint,
+        }.items():
+            monkeypatch.setenv(name, value)
+        yield endpoint
+
+
+def forget_local_data(repository: Path) -> None:
+    """Lose the outputs and the DVC cache, as a fresh clone would."""
+    shutil.rmtree(repository / ".dvc" / "cache")
+    for name in OUTPUTS:
+        (repository / name).unlink()
 
 
 def test_push_and_pull_through_an_s3_remote(repository: Path, s3_endpoint: str) -> None:
@@ -113,9 +109,7 @@ def test_push_and_pull_through_an_s3_remote(repository: Path, s3_endpoint: str) 
     dvc(repository, "push")
     stored = boto3.client("s3").list_objects_v2(Bucket="dvc-remote")["Contents"]
     assert len(stored) == len(OUTPUTS)
-    shutil.rmtree(repository / ".dvc" / "cache")
-    for name in OUTPUTS:
-        (repository / name).unlink()
+    forget_local_data(repository)
     dvc(repository, "pull")
     assert digests(repository) == before
 
@@ -129,9 +123,7 @@ def test_push_and_pull_round_trip_byte_identical_files(repository: Path) -> None
     assert "verify = true" in (repository / ".dvc" / "config").read_text()
     before = digests(repository)
     dvc(repository, "push")
-    shutil.rmtree(repository / ".dvc" / "cache")
-    for name in OUTPUTS:
-        (repository / name).unlink()
+    forget_local_data(repository)
     dvc(repository, "pull")
     assert digests(repository) == before
 
@@ -146,9 +138,7 @@ def test_a_corrupted_download_is_detected(repository: Path) -> None:
     for path in stored:
         path.chmod(0o644)
         path.write_bytes(b"corrupted" + path.read_bytes()[9:])
-    shutil.rmtree(repository / ".dvc" / "cache")
-    for name in OUTPUTS:
-        (repository / name).unlink()
+    forget_local_data(repository)
     pulled = dvc(repository, "pull", check=False)
     assert pulled.returncode != 0
     assert not any((repository / name).exists() for name in OUTPUTS)
