@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -69,10 +70,15 @@ def serving(
     """Start a real server, wait until it prints one of `ready`, and always stop it afterwards.
 
     Its output keeps being drained in the background so a chatty server never blocks on a full
-    pipe.
+    pipe; it runs in a session of its own so that stopping it stops its workers too.
     """
     process = subprocess.Popen(
-        command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     assert process.stdout is not None
     try:
@@ -84,7 +90,7 @@ def serving(
         threading.Thread(target=deque, args=(process.stdout, 0), daemon=True).start()
         yield process
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -291,8 +292,6 @@ def ui(
 
     Example: {{ cookiecutter.project_slug }} ui mlflow --port 5000
     """
-    import subprocess
-
     from {{ cookiecutter.package_name }}.orchestration.local_stack import use_project_zenml
 
     resolved = load_settings()
@@ -315,4 +314,4 @@ def ui(
         command = [str(binaries / "zenml"), "login", "--local", "--port", str(port), "--blocking"]
     else:
         raise ValueError(f"unknown dashboard {dashboard!r}: use mlflow or zenml")
-    subprocess.run(command, check=True)
+    os.execv(command[0], command)  # the dashboard takes this process's place (and its signals)
