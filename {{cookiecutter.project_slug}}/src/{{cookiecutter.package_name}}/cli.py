@@ -308,6 +308,8 @@ def ui(
             "127.0.0.1",
             "--port",
             str(port),
+            "--workers",
+            "1",
         ]
     elif dashboard == "zenml":
         use_project_zenml(resolved)

@@ -156,7 +156,8 @@ def test_manual_promotion_is_audited(project: Path) -> None:
 def test_mlflow_ui_serves_the_registry_on_loopback(project: Path) -> None:
     port = free_port()
     command = [CLI, "ui", "mlflow", "--port", str(port)]
-    with serving(command, "startup complete", "Listening at", cwd=project):
+    # With one worker, uvicorn prints this line once the app has started and the port is bound.
+    with serving(command, "Uvicorn running on", cwd=project):
         name = "{{ cookiecutter.package_name }}"
         url = f"http://127.0.0.1:{port}/api/2.0/mlflow/registered-models/get?name={name}"
         with urllib.request.urlopen(url, timeout=30) as response:
