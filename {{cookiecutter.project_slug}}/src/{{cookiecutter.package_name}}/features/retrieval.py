@@ -63,26 +63,26 @@ class CustomerFeatures:
         rows before picking the latest; asking for a few thousand customers at a time keeps that
         product, and the memory it needs, small (1M transactions fit in a few GiB).
         """
-        labels = transactions
         joined = pd.concat(
             [
                 self.store.get_historical_features(entity_df=chunk, features=self.service).to_df()
-                for chunk in _by_customer_chunks(labels, CHUNK_ROWS)
+                for chunk in _by_customer_chunks(transactions, CHUNK_ROWS)
             ],
             ignore_index=True,
         )
-        dropped = set(labels["transaction_id"]) - set(joined["transaction_id"])
-        if dropped or len(joined) != len(labels):
-            examples = sorted(dropped)[:5]
+        asked = transactions["transaction_id"]
+        dropped = set(asked) - set(joined["transaction_id"])
+        if dropped or len(joined) != len(transactions):
             raise DroppedRowsError(
-                f"the point-in-time join dropped {len(labels) - len(joined)} of {len(labels)} "
-                f"label rows (no feature row within the TTL before them), e.g. transaction_id "
-                f"{examples}: check the feature table covers the labels' period and the TTL"
+                f"the point-in-time join dropped {len(transactions) - len(joined)} of "
+                f"{len(transactions)} label rows (no feature row within the TTL before them), "
+                f"e.g. transaction_id {sorted(dropped)[:5]}: check the feature table covers "
+                "their period and the TTL"
             )
-        ordered = joined.set_index("transaction_id").loc[labels["transaction_id"]].reset_index()
+        ordered = joined.set_index("transaction_id").loc[asked].reset_index()
         unknown = int(ordered["txn_count_total"].isna().sum())
         if unknown:
-            logger.warning("%d of %d label rows have no customer features", unknown, len(labels))
+            logger.warning("%d of %d rows have no customer features", unknown, len(transactions))
         return request_time_features(ordered, self.settings.features)
 
     def online_features(self, customer_ids: list[int]) -> OnlineFeatures:
