@@ -154,3 +154,10 @@ def test_lineage_reads_dvc_lock_and_git_state(project_copy: Path) -> None:
     assert state["git_dirty"] == "false"
     (project_copy / "params.yaml").write_text("seed: 1\n")
     assert git_state(project_copy)["git_dirty"] == "true"
+
+
+def test_evaluation_survives_its_metrics_dictionary() -> None:
+    original = evaluation(0.9, 0.5)
+    restored = Evaluation.from_metrics(original.metrics())
+    assert restored == original
+    assert isinstance(restored.true_positives, int)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,13 @@ class Evaluation:
     def metrics(self) -> dict[str, float]:
         """Every figure as a float, for MLflow and JSON."""
         return {name: float(value) for name, value in asdict(self).items()}
+
+    @classmethod
+    def from_metrics(cls, metrics: dict[str, float]) -> Evaluation:
+        """The inverse of `metrics()`: counts become integers again."""
+        counts = {field.name for field in fields(cls) if field.type in (int, "int")}
+        values: dict[str, Any] = {k: int(v) if k in counts else v for k, v in metrics.items()}
+        return cls(**values)
 
 
 def evaluate(model: TrainedModel, test_df: pd.DataFrame, target_fpr: float) -> Evaluation:

@@ -128,8 +128,8 @@ def promotion_gate(
     settings = load_settings()
     champion_metrics = champion.get("metrics")
     decision = judge(
-        Evaluation(**_as_evaluation(metrics)),
-        Evaluation(**_as_evaluation(champion_metrics)) if champion_metrics else None,
+        Evaluation.from_metrics(metrics),
+        Evaluation.from_metrics(champion_metrics) if champion_metrics else None,
         settings.gate,
     )
     client = registry.mlflow_client(settings)
@@ -147,8 +147,3 @@ def promotion_gate(
         "reasons": decision.reasons,
         "champion": registry.champion_version(settings),
     }
-
-
-def _as_evaluation(metrics: dict[str, float]) -> dict[str, Any]:
-    counts = ("true_negatives", "false_positives", "false_negatives", "true_positives", "rows")
-    return {name: int(value) if name in counts else value for name, value in metrics.items()}
