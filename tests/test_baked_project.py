@@ -79,7 +79,7 @@ def test_github_workflow_runs_lint_and_test_on_the_chosen_python(default_project
     workflow = yaml.safe_load((default_project / ".github/workflows/ci.yml").read_text())
     steps = workflow["jobs"]["test"]["steps"]
     commands = [step.get("run") for step in steps if "run" in step]
-    assert commands == ["make lint", "make test"]
+    assert commands == ['sudo install -d -o "$USER" /app', "make lint", "make test"]
     setup_python = next(step for step in steps if step.get("uses", "").startswith("actions/setup"))
     assert setup_python["with"]["python-version"] == "3.11"
 

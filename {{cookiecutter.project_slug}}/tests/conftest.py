@@ -19,11 +19,19 @@ ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 # Small data keeps the integration tests fast; the benchmark script covers 1M rows.
 SMALL_DATA = {"DATA__N_CUSTOMERS": "150", "DATA__N_TRANSACTIONS": "3000", "DATA__DAYS": "20"}
 
-PROJECT_FILES = ("params.yaml", "requirements.lock", "dvc.yaml", "feature_repo", "src")
+PROJECT_FILES = (
+    ".gitignore",
+    "params.yaml",
+    "requirements.lock",
+    "dvc.yaml",
+    "configs",
+    "feature_repo",
+    "src",
+)
 
 
 def copy_project(destination: Path) -> Path:
-    """A scratch copy of the project's inputs: params, lock, DVC stages, Feast repo, code."""
+    """A scratch copy of the project's inputs: params, lock, DVC stages, configs, Feast, code."""
     destination.mkdir(parents=True, exist_ok=True)
     for name in PROJECT_FILES:
         source = PROJECT_ROOT / name

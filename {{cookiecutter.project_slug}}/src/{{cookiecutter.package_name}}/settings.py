@@ -112,6 +112,13 @@ class GateSettings(Section):
     max_regression: float = Field(default=0.01, ge=0, le=1)
 
 
+class KubeflowSettings(Section):
+    """Running the pipelines on Kubeflow; endpoints live in .env, resources in configs/kubeflow/."""
+
+    gpu: bool = False
+    build_dir: Path = Path("build/kfp")
+
+
 class TrackingSettings(Section):
     """MLflow tracking store, artifact root and experiment."""
 
@@ -148,6 +155,7 @@ class Settings(BaseSettings):
     model: ModelSettings = ModelSettings()
     gate: GateSettings = GateSettings()
     tracking: TrackingSettings = TrackingSettings()
+    kubeflow: KubeflowSettings = KubeflowSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -159,11 +167,35 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """The environment overrides the values passed in, which come from params.yaml."""
-        return env_settings, dotenv_settings, init_settings
+        return env_settings, _ProjectDotEnv(dotenv_settings), init_settings
 
     def resolve(self, path: Path) -> Path:
         """An absolute path for a project-relative one, independent of the working directory."""
         return path if path.is_absolute() else self.project_root / path
+
+
+class _ProjectDotEnv(PydanticBaseSettingsSource):
+    """The project's own keys of .env; other tools' variables there (e.g. KFP_HOST) are theirs.
+
+    A misspelt key with the project's prefix still fails validation.
+    """
+
+    def __init__(self, source: PydanticBaseSettingsSource) -> None:
+        super().__init__(source.settings_cls)
+        self.source = source
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        """Unused: `__call__` delegates to the wrapped source."""
+        return self.source.get_field_value(field, field_name)
+
+    def __call__(self) -> dict[str, Any]:
+        """The wrapped source's values, minus keys without the project's prefix."""
+        fields = self.settings_cls.model_fields
+        return {
+            key: value
+            for key, value in self.source().items()
+            if key in fields or key.upper().startswith(ENV_PREFIX)
+        }
 
 
 def find_project_root(start: Path | None = None) -> Path:

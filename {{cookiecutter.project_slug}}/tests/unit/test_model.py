@@ -12,7 +12,12 @@ from {{ cookiecutter.package_name }}.data.generate import generate
 from {{ cookiecutter.package_name }}.features.build import build_feature_table
 from {{ cookiecutter.package_name }}.features.request_time import model_columns, request_time_features
 from {{ cookiecutter.package_name }}.governance import audit
-from {{ cookiecutter.package_name }}.governance.lineage import dvc_data_hashes, git_state
+from {{ cookiecutter.package_name }}.governance.lineage import (
+    SUBMITTED_COMMIT,
+    SUBMITTED_DIRTY,
+    dvc_data_hashes,
+    git_state,
+)
 from {{ cookiecutter.package_name }}.model.evaluate import Evaluation, evaluate
 from {{ cookiecutter.package_name }}.model.gate import judge
 from {{ cookiecutter.package_name }}.model.train import TrainedModel, resolve_device, split_by_time, train
@@ -139,13 +144,18 @@ def test_audit_log_appends_stamped_events(project_copy: Path) -> None:
     assert all(event.when for event in events)
 
 
-def test_lineage_reads_dvc_lock_and_git_state(project_copy: Path) -> None:
+def test_lineage_reads_dvc_lock_and_git_state(
+    project_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     (project_copy / "dvc.lock").write_text(
         "schema: '2.0'\nstages:\n  generate:\n    cmd: x\n    outs:\n"
         "    - path: data/raw/transactions.parquet\n      md5: abc123\n      size: 1\n"
     )
     assert dvc_data_hashes(project_copy) == {"dvc:data/raw/transactions.parquet": "abc123"}
-    assert git_state(project_copy) == {"git_commit": "unknown", "git_dirty": "false"}
+    assert git_state(project_copy) == {"git_commit": "unknown", "git_dirty": "unknown"}
+    monkeypatch.setenv(SUBMITTED_COMMIT, "f" * 40)  # a pipeline pod: code without .git
+    monkeypatch.setenv(SUBMITTED_DIRTY, "false")
+    assert git_state(project_copy) == {"git_commit": "f" * 40, "git_dirty": "false"}
     identity = ["-c", "user.name=t", "-c", "user.email=t@example.com"]
     for command in (["init", "-q"], ["add", "--all"], [*identity, "commit", "-qm", "x"]):
         subprocess.run(["git", *command], cwd=project_copy, check=True)

@@ -35,6 +35,14 @@ def test_dotenv_file_is_read(project_copy: Path) -> None:
     assert load_settings().seed == 11
 
 
+def test_dotenv_keys_of_other_tools_are_left_to_them(project_copy: Path) -> None:
+    (project_copy / ".env").write_text(f"KFP_HOST=http://kfp.example.com\n{ENV_PREFIX}SEED=3\n")
+    assert load_settings(project_copy).seed == 3
+    (project_copy / ".env").write_text(f"{ENV_PREFIX}SEEDD=3\n")
+    with pytest.raises(ValidationError, match="seedd"):
+        load_settings(project_copy)
+
+
 def test_relative_paths_resolve_against_the_project_root(
     project_copy: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -34,3 +35,18 @@ def configure_remote(settings: Settings) -> str:
     dvc(settings, "remote", "add", "--default", "--force", REMOTE_NAME, url)
     dvc(settings, "remote", "modify", REMOTE_NAME, "verify", "true")
     return url
+
+
+def pull_missing(settings: Settings, *paths: Path) -> list[Path]:
+    """Fetch the DVC-tracked files that are not in the workspace; returns those it fetched.
+
+    A pipeline step on a cluster starts with the code only (no git, no data): it gets the data
+    version recorded in dvc.lock from the default remote, checksums verified.
+    """
+    missing = [path for path in paths if not path.exists()]
+    if missing:
+        from dvc.repo import Repo
+
+        with Repo(str(settings.project_root), config={"core": {"no_scm": True}}) as repo:
+            repo.pull(targets=[str(path) for path in missing])
+    return missing

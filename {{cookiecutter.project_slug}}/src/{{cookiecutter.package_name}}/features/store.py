@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from {{ cookiecutter.package_name }}.data.files import DataFiles
+from {{ cookiecutter.package_name }}.data.versioning import pull_missing
 from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings
 
 if TYPE_CHECKING:
@@ -43,6 +45,23 @@ def open_store(settings: Settings) -> FeatureStore:
 
     os.environ.update(feast_environment(settings))
     return FeatureStore(repo_path=str(feature_repo(settings)))
+
+
+def open_offline_store(settings: Settings) -> FeatureStore:
+    """The store ready for point-in-time joins, also in a fresh container that has only the code.
+
+    The feature table comes from the DVC remote and the registry from `feast apply` when missing.
+    """
+    from feast.errors import FeatureServiceNotFoundException
+
+    pull_missing(settings, DataFiles.of(settings).features)
+    store = open_store(settings)
+    try:
+        store.get_feature_service(settings.feast.feature_service)
+    except FeatureServiceNotFoundException:
+        apply_definitions(settings)
+        store = open_store(settings)
+    return store
 
 
 def apply_definitions(settings: Settings) -> None:

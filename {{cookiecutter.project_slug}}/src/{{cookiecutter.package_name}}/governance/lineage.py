@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,10 @@ import yaml
 
 from {{ cookiecutter.package_name }}.governance.environment import LOCK_FILE
 from {{ cookiecutter.package_name }}.settings import Settings
+
+# A pipeline pod gets the code without .git; the submitting machine records its state here.
+SUBMITTED_COMMIT = "SUBMITTED_GIT_COMMIT"
+SUBMITTED_DIRTY = "SUBMITTED_GIT_DIRTY"
 
 
 def git_state(root: Path) -> dict[str, str]:
@@ -19,7 +24,12 @@ def git_state(root: Path) -> dict[str, str]:
         result = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
         return result.stdout.strip() if result.returncode == 0 else ""
 
-    commit = git("rev-parse", "HEAD") or "unknown"
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {
+            "git_commit": os.environ.get(SUBMITTED_COMMIT, "unknown"),
+            "git_dirty": os.environ.get(SUBMITTED_DIRTY, "unknown"),
+        }
     dirty = git("status", "--porcelain", "--untracked-files=no")
     return {"git_commit": commit, "git_dirty": str(bool(dirty)).lower()}
 

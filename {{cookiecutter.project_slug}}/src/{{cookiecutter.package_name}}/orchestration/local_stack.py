@@ -47,13 +47,13 @@ def ensure_local_stack(settings: Settings) -> str:
     }
     for (kind, name, flavor), configuration in components.items():
         try:
-            client.get_stack_component(kind, name)
+            client.get_stack_component(kind, name, allow_name_prefix_match=False)
         except KeyError:
             client.create_stack_component(name, flavor, kind, configuration)
         else:
             client.update_stack_component(name, kind, configuration=configuration)
     try:
-        client.get_stack(STACK)
+        client.get_stack(STACK, allow_name_prefix_match=False)
     except KeyError:
         client.create_stack(
             STACK,

@@ -7,7 +7,9 @@ import pandas as pd
 from zenml import step
 
 from {{ cookiecutter.package_name }}.data.contract import TRANSACTIONS_TO_SCORE, read_table
+from {{ cookiecutter.package_name }}.data.versioning import pull_missing
 from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures
+from {{ cookiecutter.package_name }}.features.store import open_offline_store
 from {{ cookiecutter.package_name }}.model import registry
 from {{ cookiecutter.package_name }}.settings import load_settings
 
@@ -16,7 +18,9 @@ from {{ cookiecutter.package_name }}.settings import load_settings
 def load_batch(path: str, newest: int) -> Annotated[pd.DataFrame, "batch"]:
     """The transactions to score (the newest `newest` of the file; 0 for all), contract-checked."""
     settings = load_settings()
-    batch = read_table(settings.resolve(settings.project_root / path), TRANSACTIONS_TO_SCORE)
+    source = settings.resolve(settings.project_root / path)
+    pull_missing(settings, source)
+    batch = read_table(source, TRANSACTIONS_TO_SCORE)
     return batch.sort_values("event_timestamp").tail(newest) if newest else batch
 
 
@@ -28,7 +32,7 @@ def score_batch(batch: pd.DataFrame) -> Annotated[pd.DataFrame, "predictions"]:
     if version is None:
         raise RuntimeError("no champion model yet: run `make train` first")
     model = registry.load_version(settings, version)
-    features = CustomerFeatures(settings).historical_features(batch)
+    features = CustomerFeatures(settings, open_offline_store(settings)).historical_features(batch)
     probability = model.predict(features)
     return pd.DataFrame(
         {

@@ -12,15 +12,16 @@ from zenml import step
 
 from {{ cookiecutter.package_name }}.data.contract import TRANSACTIONS, validate
 from {{ cookiecutter.package_name }}.data.files import DataFiles
+from {{ cookiecutter.package_name }}.data.versioning import pull_missing
 from {{ cookiecutter.package_name }}.features.request_time import model_columns
 from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures
+from {{ cookiecutter.package_name }}.features.store import open_offline_store
 from {{ cookiecutter.package_name }}.governance import audit
 from {{ cookiecutter.package_name }}.governance.lineage import dvc_data_hashes, file_md5, lineage_tags
 from {{ cookiecutter.package_name }}.model import plots, registry
 from {{ cookiecutter.package_name }}.model.evaluate import Evaluation, evaluate
 from {{ cookiecutter.package_name }}.model.gate import judge
 from {{ cookiecutter.package_name }}.model.train import LABEL, TrainedModel, split_by_time, train
-from {{ cookiecutter.package_name }}.orchestration.local_stack import EXPERIMENT_TRACKER
 from {{ cookiecutter.package_name }}.settings import load_settings
 
 
@@ -29,6 +30,7 @@ def load_labels() -> Annotated[pd.DataFrame, "labels"]:
     """Read the labelled transactions, refusing a file that is not the version in dvc.lock."""
     settings = load_settings()
     path = DataFiles.of(settings).transactions
+    pull_missing(settings, path)
     recorded = dvc_data_hashes(settings.project_root)
     key = f"dvc:{path.relative_to(settings.project_root).as_posix()}"
     if key not in recorded:
@@ -47,7 +49,8 @@ def check_contract(labels: pd.DataFrame) -> Annotated[pd.DataFrame, "checked_lab
 @step
 def build_training_set(labels: pd.DataFrame) -> Annotated[pd.DataFrame, "training_set"]:
     """Point-in-time join with the `fraud_model_v1` features, plus request-time features."""
-    return CustomerFeatures(load_settings()).training_set(labels)
+    settings = load_settings()
+    return CustomerFeatures(settings, open_offline_store(settings)).training_set(labels)
 
 
 @step
@@ -59,7 +62,7 @@ def split_train_test(
     return older, newest  # a literal tuple: ZenML reads it as two outputs
 
 
-@step(experiment_tracker=EXPERIMENT_TRACKER)
+@step(experiment_tracker=True)
 def train_model(train_df: pd.DataFrame) -> Annotated[bytes, "model"]:
     """Train XGBoost and log its parameters; the model leaves as UBJSON bytes, never a pickle."""
     settings = load_settings()
@@ -77,7 +80,7 @@ def train_model(train_df: pd.DataFrame) -> Annotated[bytes, "model"]:
     return model.to_bytes()
 
 
-@step(experiment_tracker=EXPERIMENT_TRACKER)
+@step(experiment_tracker=True)
 def evaluate_model(model: bytes, test_df: pd.DataFrame) -> Annotated[dict[str, float], "metrics"]:
     """Evaluate on the held-out rows; log metrics, ROC and PR curves and feature importance."""
     settings = load_settings()
@@ -103,7 +106,7 @@ def evaluate_champion(test_df: pd.DataFrame) -> Annotated[dict[str, Any], "champ
     return {"version": version, "metrics": metrics}
 
 
-@step(experiment_tracker=EXPERIMENT_TRACKER)
+@step(experiment_tracker=True)
 def register_model(
     model: bytes, test_df: pd.DataFrame, metrics: dict[str, float], champion: dict[str, Any]
 ) -> Annotated[str, "model_version"]:

@@ -1,0 +1,204 @@
+"""ZenML's Kubeflow orchestrator with the resource fixes this project needs, as a custom flavor.
+
+ZenML 0.98 compiles each step into a KFP v2 container task, but on the way it drops
+`ResourceSettings(gpu_count=...)` unless a node selector named `accelerator` is set, crashes on
+`ResourceSettings(memory=...)` (a float reaches kfp's `set_memory_limit`) and ignores node
+selectors and tolerations. This subclass replaces only the resource step: CPU and memory become
+requests and limits, a GPU count becomes an accelerator type and limit, and the step's node
+selectors and tolerations reach the spec through kfp-kubernetes.
+
+`compile_only(folder)` turns a submission into a compilation: the stack is not required to use
+a ZenML server and the spec is copied into `folder` instead of being uploaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import requests
+from kfp import kubernetes
+from pydantic import BaseModel, Field
+from zenml.integrations.kubeflow.flavors.kubeflow_orchestrator_flavor import (
+    KubeflowOrchestratorConfig,
+    KubeflowOrchestratorFlavor,
+    KubeflowOrchestratorSettings,
+)
+from zenml.integrations.kubeflow.orchestrators.kubeflow_orchestrator import KubeflowOrchestrator
+from zenml.logger import get_logger
+
+if TYPE_CHECKING:
+    from kfp import dsl
+    from zenml.config.resource_settings import ResourceSettings
+    from zenml.models import PipelineRunResponse, PipelineSnapshotResponse
+    from zenml.orchestrators import SubmissionResult
+    from zenml.stack import Stack
+
+FLAVOR = "{{ cookiecutter.package_name }}_kubeflow"
+NVIDIA_GPU = "nvidia.com/gpu"
+QUANTITY_UNITS = {"", "K", "Ki", "M", "Mi", "G", "Gi", "T", "Ti", "P", "Pi"}
+
+logger = get_logger(__name__)
+
+
+class _AppliedPodSettingsFilter(logging.Filter):
+    """Drop upstream's warning that pod settings are ignored: this flavor applies them."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every other record."""
+        return "pod settings are not supported" not in record.getMessage()
+
+
+logging.getLogger(KubeflowOrchestrator.__module__).addFilter(_AppliedPodSettingsFilter())
+_compile_folder: ContextVar[Path | None] = ContextVar("compile_folder", default=None)
+
+
+@contextmanager
+def compile_only(folder: Path) -> Iterator[None]:
+    """Compile pipelines into `folder` instead of submitting them; nothing leaves this machine."""
+    folder.mkdir(parents=True, exist_ok=True)
+    token = _compile_folder.set(folder)
+    try:
+        yield
+    finally:
+        _compile_folder.reset(token)
+
+
+class Toleration(BaseModel):
+    """A Kubernetes toleration, e.g. for the taint that keeps other pods off GPU nodes."""
+
+    key: str | None = None
+    operator: Literal["Equal", "Exists"] = "Exists"
+    value: str | None = None
+    effect: Literal["NoExecute", "NoSchedule", "PreferNoSchedule"] | None = None
+
+
+class ProjectKubeflowOrchestratorSettings(KubeflowOrchestratorSettings):
+    """Per-step scheduling: where a GPU step may run and which accelerator it asks for."""
+
+    accelerator_type: str = NVIDIA_GPU
+    node_selectors: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[Toleration] = Field(default_factory=list)
+
+
+class ProjectKubeflowOrchestratorConfig(
+    KubeflowOrchestratorConfig, ProjectKubeflowOrchestratorSettings
+):
+    """The upstream configuration; remote, except while compiling only."""
+
+    @property
+    def is_remote(self) -> bool:
+        """A compile-only run executes nothing remotely, so it needs no ZenML server."""
+        return _compile_folder.get() is None
+
+
+class ProjectKubeflowOrchestrator(KubeflowOrchestrator):
+    """Kubeflow orchestrator whose compiled tasks carry every resource setting of their step."""
+
+    _snapshot: PipelineSnapshotResponse | None = None
+
+    @property
+    def settings_class(self) -> type[ProjectKubeflowOrchestratorSettings]:
+        """Settings with node selectors, tolerations and the accelerator type."""
+        return ProjectKubeflowOrchestratorSettings
+
+    def submit_pipeline(
+        self,
+        snapshot: PipelineSnapshotResponse,
+        stack: Stack,
+        base_environment: dict[str, str],
+        step_environments: dict[str, dict[str, str]],
+        placeholder_run: PipelineRunResponse | None = None,
+    ) -> SubmissionResult | None:
+        """Keep the snapshot at hand: each task's resources are looked up by its step."""
+        self._snapshot = snapshot
+        return super().submit_pipeline(
+            snapshot, stack, base_environment, step_environments, placeholder_run
+        )
+
+    def _configure_container_resources(
+        self,
+        dynamic_component: dsl.PipelineTask,
+        resource_settings: ResourceSettings,
+        node_selector_constraint: tuple[str, str] | None = None,
+    ) -> dsl.PipelineTask:
+        """Requests and limits for CPU, memory and GPU, plus node selectors and tolerations."""
+        task = dynamic_component
+        assert self._snapshot is not None
+        step = self._snapshot.step_configurations[task._task_spec.display_name]
+        settings = self.get_settings(step)
+        assert isinstance(settings, ProjectKubeflowOrchestratorSettings)
+        if resource_settings.cpu_count:
+            cpus = f"{resource_settings.cpu_count:g}"
+            task.set_cpu_request(cpus).set_cpu_limit(cpus)
+        if resource_settings.memory:
+            memory = kubernetes_quantity(resource_settings.memory)
+            task.set_memory_request(memory).set_memory_limit(memory)
+        if resource_settings.gpu_count:
+            task.set_accelerator_type(settings.accelerator_type)
+            task.set_accelerator_limit(resource_settings.gpu_count)
+        for label, value in settings.node_selectors.items():
+            kubernetes.add_node_selector(task, label_key=label, label_value=value)
+        for toleration in settings.tolerations:
+            kubernetes.add_toleration(task, **toleration.model_dump())
+        return task
+
+    def _upload_and_run_pipeline(
+        self, snapshot: PipelineSnapshotResponse, pipeline_file_path: str, run_name: str
+    ) -> SubmissionResult | None:
+        """Copy the spec when compiling only; otherwise check the endpoint, then submit."""
+        folder = _compile_folder.get()
+        if folder is not None:
+            name = snapshot.pipeline_configuration.name
+            shutil.copyfile(pipeline_file_path, folder / f"{name}.yaml")
+            logger.info("Compile only: %s written, submission to Kubeflow skipped.", name)
+            return None
+        check_endpoint(self.config.kubeflow_hostname)
+        return super()._upload_and_run_pipeline(snapshot, pipeline_file_path, run_name)
+
+
+class ProjectKubeflowOrchestratorFlavor(KubeflowOrchestratorFlavor):
+    """The flavor `make stack-kubeflow` registers for the cluster stack."""
+
+    @property
+    def name(self) -> str:
+        """The flavor's name in the ZenML store."""
+        return FLAVOR
+
+    @property
+    def config_class(self) -> type[ProjectKubeflowOrchestratorConfig]:
+        """Upstream configuration plus the per-step scheduling settings."""
+        return ProjectKubeflowOrchestratorConfig
+
+    @property
+    def implementation_class(self) -> type[ProjectKubeflowOrchestrator]:
+        """The orchestrator with the resource fixes."""
+        return ProjectKubeflowOrchestrator
+
+
+def kubernetes_quantity(memory: str) -> str:
+    """ZenML's memory string ("4GB", "512MiB") as a Kubernetes quantity ("4G", "512Mi")."""
+    number = memory.rstrip("KMGTPiB")
+    unit = memory[len(number) :].removesuffix("B")
+    if not number.isdigit() or unit not in QUANTITY_UNITS:
+        raise ValueError(f"memory must look like 4GB or 512MiB, got {memory!r}")
+    return number + unit
+
+
+def check_endpoint(host: str | None) -> None:
+    """Fail with one line when the KFP API cannot be reached (upstream only logs a warning)."""
+    if not host:
+        return
+    try:
+        requests.get(f"{host.rstrip('/')}/apis/v2beta1/healthz", timeout=10)
+    except requests.RequestException as error:
+        raise RuntimeError(
+            f"cannot reach the Kubeflow Pipelines API at {host} ({type(error).__name__}): "
+            "set KFP_HOST to a reachable endpoint, e.g. http://localhost:8080/pipeline after "
+            "`kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80`"
+        ) from None
