@@ -21,9 +21,12 @@ SMALL_DATA = {"DATA__N_CUSTOMERS": "150", "DATA__N_TRANSACTIONS": "3000", "DATA_
 
 PROJECT_FILES = (
     ".gitignore",
+    ".bentoignore",
     "params.yaml",
     "requirements.lock",
     "dvc.yaml",
+    "bentofile.yaml",
+    "bentofile-gpu.yaml",
     "configs",
     "feature_repo",
     "src",

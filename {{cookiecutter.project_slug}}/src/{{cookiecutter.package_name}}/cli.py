@@ -354,6 +354,95 @@ def models(
 
 
 @app.command()
+def bento(
+    gpu: Annotated[
+        bool, typer.Option(help="Build the CUDA image variant (bentofile-gpu.yaml).")
+    ] = False,
+) -> None:
+    """Import the MLflow champion into BentoML's store and build the Bento around it.
+
+    Example: {{ cookiecutter.project_slug }} bento --gpu
+    """
+    from {{ cookiecutter.package_name }}.serving.bento import build_bento, import_champion
+
+    settings = load_settings()
+    imported = import_champion(settings)
+    typer.echo(f"imported MLflow version {imported.version} as BentoML model {imported.tag}")
+    typer.echo(f"built Bento {build_bento(settings, imported, gpu=gpu)}")
+
+
+@app.command()
+def serve(
+    port: Annotated[int, typer.Option(envvar="PORT", help="Port on 127.0.0.1.")] = 3000,
+) -> None:
+    """Serve /predict and /predict_batch with the imported champion on loopback.
+
+    Example: {{ cookiecutter.project_slug }} serve --port 3000
+    """
+    from {{ cookiecutter.package_name }}.serving.bento import use_project_bentoml
+
+    settings = load_settings()
+    use_project_bentoml(settings)
+    service = "{{ cookiecutter.package_name }}.serving.service:FraudDetector"
+    bentoml = str(Path(sys.executable).parent / "bentoml")
+    command = [bentoml, "serve", service, "--host", "127.0.0.1", "--port", str(port)]
+    os.chdir(settings.project_root)
+    os.execv(command[0], command)  # the server takes this process's place (and its signals)
+
+
+@app.command()
+def send(
+    request: Annotated[Path, typer.Argument(help="JSON file with one transaction.")],
+    port: Annotated[int, typer.Option(envvar="PORT", help="Port of the service.")] = 3000,
+) -> None:
+    """Send a request to the running service (with the API key, if one is set) and print the answer.
+
+    Example: {{ cookiecutter.project_slug }} send examples/predict_request.json
+    """
+    import urllib.error
+    import urllib.request
+
+    settings = load_settings()
+    call = urllib.request.Request(
+        f"http://127.0.0.1:{port}/predict",
+        data=request.read_bytes(),
+        headers={"Content-Type": "application/json"},
+    )
+    if settings.serving.api_key is not None:
+        call.add_header("X-API-Key", settings.serving.api_key.get_secret_value())
+    try:
+        with urllib.request.urlopen(call, timeout=30) as response:
+            typer.echo(json.dumps(json.load(response), indent=2))
+    except urllib.error.HTTPError as error:
+        raise RuntimeError(f"the service answered {error.code}: {error.read().decode()}") from None
+    except urllib.error.URLError as error:
+        raise RuntimeError(
+            f"no service on port {port} ({error.reason}): run `make serve`"
+        ) from None
+
+
+@app.command("bento-export")
+def bento_export(
+    folder: Annotated[Path, typer.Option(help="Where the archive goes.")] = Path("build/bento"),
+) -> None:
+    """Write the newest Bento, its model included, as a `.bento` archive.
+
+    Example: {{ cookiecutter.project_slug }} bento-export --folder build/bento
+    """
+    from {{ cookiecutter.package_name }}.serving.bento import export_bento, use_project_bentoml
+
+    settings = load_settings()
+    use_project_bentoml(settings)
+    import bentoml
+
+    bentos = sorted(bentoml.list(settings.serving.model_name), key=lambda b: b.info.creation_time)
+    if not bentos:
+        raise RuntimeError("no Bento yet: run `make bento` first")
+    path = export_bento(settings, str(bentos[-1].tag), settings.resolve(folder))
+    typer.echo(f"exported {bentos[-1].tag} to {path}")
+
+
+@app.command()
 def ui(
     dashboard: Annotated[str, typer.Argument(help="mlflow or zenml.")],
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 5000,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -112,6 +112,19 @@ class GateSettings(Section):
     max_regression: float = Field(default=0.01, ge=0, le=1)
 
 
+class ServingSettings(Section):
+    """The online service: its model, device, workers, limits and optional API key."""
+
+    model_name: str = Field(default="fraud_detection", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    workers: int = Field(default=1, ge=1, le=64)
+    max_batch_size: int = Field(default=256, ge=1, le=10_000)
+    max_latency_ms: int = Field(default=200, ge=1)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    api_key: SecretStr | None = None
+    prediction_log: Path = Path("reports/prediction_log.jsonl")
+
+
 class KubeflowSettings(Section):
     """Running the pipelines on Kubeflow; endpoints live in .env, resources in configs/kubeflow/."""
 
@@ -155,6 +168,7 @@ class Settings(BaseSettings):
     model: ModelSettings = ModelSettings()
     gate: GateSettings = GateSettings()
     tracking: TrackingSettings = TrackingSettings()
+    serving: ServingSettings = ServingSettings()
     kubeflow: KubeflowSettings = KubeflowSettings()
 
     @classmethod

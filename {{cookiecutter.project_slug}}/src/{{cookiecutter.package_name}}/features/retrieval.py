@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -32,8 +32,13 @@ class DroppedRowsError(RuntimeError):
 class OnlineFeatures:
     """Feature values per requested customer, and the customers the online store does not know."""
 
-    values: pd.DataFrame
+    columns: dict[str, list[Any]]
     missing: list[int]
+
+    @property
+    def values(self) -> pd.DataFrame:
+        """The values as a frame, one row per requested customer."""
+        return pd.DataFrame(self.columns)
 
 
 class CustomerFeatures:
@@ -90,7 +95,7 @@ class CustomerFeatures:
         response = self.store.get_online_features(
             features=self.service, entity_rows=[{"customer_id": int(c)} for c in customer_ids]
         )
-        values = pd.DataFrame(response.to_dict())
+        columns = response.to_dict()
         # Statuses say NOT_FOUND for SQLite; Redis reports PRESENT with null values. An entity is
         # missing when none of its features has a present, non-null value.
         results = response.proto.results[1:]
@@ -102,7 +107,7 @@ class CustomerFeatures:
                 for result in results
             )
         ]
-        return OnlineFeatures(values=values, missing=missing)
+        return OnlineFeatures(columns=columns, missing=missing)
 
     def model_inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's input columns of a frame prepared by `training_set` or at serving."""

@@ -1,0 +1,314 @@
+"""The BentoML service over HTTP: `bentoml serve` on a free loopback port, real Feast and model.
+
+A small project is trained once; `{{ cookiecutter.project_slug }} bento` imports its champion and builds the
+Bento; each server runs through `{{ cookiecutter.project_slug }} serve`, as a user starts it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from tests.conftest import ENV_PREFIX, copy_project, free_port, online_store_type, serving
+
+BIN = Path(sys.executable).parent
+CLI = str(BIN / "{{ cookiecutter.project_slug }}")
+EXAMPLE = {
+    "transaction_id": "t-1",
+    "customer_id": 3,
+    "amount": 129.9,
+    "merchant_category": "electronics",
+    "channel": "online",
+    "country": "US",
+}
+READY_LINE = "listening on http://127.0.0.1"
+
+
+def run(project: Path, *command: str, env: dict[str, str] | None = None) -> str:
+    path = f"{BIN}{os.pathsep}{os.environ['PATH']}"
+    result = subprocess.run(
+        command,
+        cwd=project,
+        env={**os.environ, "PATH": path, **(env or {})},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result.stdout
+
+
+def call(
+    port: int, path: str, body: Any = None, *, raw: bytes | None = None, key: str | None = None
+) -> tuple[int, Any]:
+    """One HTTP request; returns the status and the decoded body (JSON when it is JSON)."""
+    data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data)
+    request.add_header("Content-Type", "application/json")
+    if key is not None:
+        request.add_header("X-API-Key", key)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode()
+    try:
+        return status, json.loads(text)
+    except json.JSONDecodeError:
+        return status, text
+
+
+def wait_until_ready(port: int, deadline_s: float = 120) -> None:
+    """Poll /readyz until it answers 200 (the model loads in the background)."""
+    deadline = time.monotonic() + deadline_s
+    while call(port, "/readyz")[0] != 200:
+        assert time.monotonic() < deadline, "/readyz never answered 200"
+
+
+@pytest.fixture(scope="module")
+def project(
+    tmp_path_factory: pytest.TempPathFactory, online_store_environment: dict[str, str]
+) -> Iterator[Path]:
+    """A committed project with data, features, a champion and its Bento."""
+    root = copy_project(tmp_path_factory.mktemp("serving") / "project")
+    params = yaml.safe_load((root / "params.yaml").read_text())
+    params["data"].update(n_customers=200, n_transactions=6000, days=30, fraud_rate=0.06)
+    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    with pytest.MonkeyPatch.context() as patch:
+        for name in [n for n in os.environ if n.startswith(ENV_PREFIX)]:
+            patch.delenv(name)
+        for name, value in online_store_environment.items():
+            patch.setenv(name, value)
+        run(root, "git", "init", "-q", "-b", "main")
+        run(root, sys.executable, "-m", "dvc", "init", "--quiet")
+        run(root, sys.executable, "-m", "dvc", "repro", "--quiet")
+        run(root, CLI, "features", "apply")
+        run(root, CLI, "train")
+        built = run(root, CLI, "bento")
+        assert "built Bento {{ cookiecutter.package_name }}:" in built
+        yield root
+
+
+@contextmanager
+def server(project: Path, *ready: str, env: dict[str, str] | None = None) -> Iterator[int]:
+    port = free_port()
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
+        with serving([CLI, "serve", "--port", str(port)], *ready or (READY_LINE,), cwd=project):
+            yield port
+
+
+@pytest.fixture(scope="module")
+def port(project: Path) -> Iterator[int]:
+    with server(project) as port:
+        wait_until_ready(port)
+        yield port
+
+
+def champion(project: Path) -> dict[str, Any]:
+    listing = json.loads(run(project, CLI, "models", "--json"))
+    return next(entry for entry in listing if "champion" in entry["aliases"])
+
+
+def test_bentos_carry_the_model_lineage_and_the_gpu_variant_a_cuda_image(project: Path) -> None:
+    best = champion(project)
+    bentos = project / "artifacts" / "bentoml" / "bentos" / "{{ cookiecutter.package_name }}"
+    built = run(project, CLI, "bento", "--gpu").strip().rsplit(":", 1)[1]
+    manifest = yaml.safe_load((bentos / built / "bento.yaml").read_text())
+    assert manifest["labels"] == {"mlflow_version": best["version"], "lineage_id": best["run_id"]}
+    dockerfile = (bentos / built / "env" / "docker" / "Dockerfile").read_text()
+    assert "FROM nvidia/cuda:" in dockerfile
+    exported = Path(run(project, CLI, "bento-export").strip().rsplit(" ", 1)[1])
+    with tarfile.open(exported) as archive:
+        names = archive.getnames()
+    assert any(n.endswith(".ubj") and "/models/{{ cookiecutter.package_name }}/" in n for n in names)
+    assert "./bento.yaml" in names
+
+
+def test_a_transaction_is_scored_with_its_model_and_lineage(project: Path, port: int) -> None:
+    status, answer = call(port, "/predict", EXAMPLE)
+    assert status == 200, answer
+    best = champion(project)
+    assert answer["model_version"] == best["version"]
+    assert answer["lineage_id"] == best["run_id"]
+    assert 0 <= answer["fraud_probability"] <= 1
+    assert answer["is_fraud"] == (answer["fraud_probability"] >= answer["threshold"])
+    assert answer["features_missing"] is False
+    assert answer["transaction_id"] == "t-1"
+
+
+def test_a_batch_is_scored_in_order(port: int) -> None:
+    batch = [{**EXAMPLE, "transaction_id": f"b-{i}", "amount": 10.0 * (i + 1)} for i in range(5)]
+    status, answer = call(port, "/predict_batch", {"transactions": batch})
+    assert status == 200, answer
+    assert [p["transaction_id"] for p in answer] == [t["transaction_id"] for t in batch]
+    assert len({p["fraud_probability"] for p in answer}) > 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"amount": "a lot"}, "amount"),
+        ({"amount": -5.0}, "amount"),
+        ({"amount": 1e400}, "amount"),
+        ({"customer_id": "seven"}, "customer_id"),
+        ({"merchant_category": "yachts"}, "merchant_category"),
+        ({"channel": "carrier-pigeon"}, "channel"),
+        ({"country": "usa"}, "country"),
+        ({"event_timestamp": "yesterday"}, "event_timestamp"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+def test_bad_input_gets_a_400_naming_the_field(
+    port: int, change: dict[str, Any], field: str
+) -> None:
+    status, answer = call(port, "/predict", {**EXAMPLE, **change})
+    assert status == 400
+    assert field in str(answer)
+
+
+def test_missing_field_nan_and_oversized_input_are_refused_with_4xx(port: int) -> None:
+    missing = {k: v for k, v in EXAMPLE.items() if k != "customer_id"}
+    status, answer = call(port, "/predict", missing)
+    assert status == 400 and "customer_id" in str(answer)
+    nan = json.dumps({**EXAMPLE, "amount": float("nan")}).encode()  # a bare NaN token
+    status, answer = call(port, "/predict", raw=nan)
+    assert status == 400 and "amount" in str(answer)
+    too_many = [EXAMPLE] * 257
+    status, answer = call(port, "/predict_batch", {"transactions": too_many})
+    assert status == 400 and "transactions" in str(answer)
+    huge = {**EXAMPLE, "transaction_id": "x" * 2_000_000}
+    status, answer = call(port, "/predict", huge)
+    assert status == 413 and "max_body_bytes" in str(answer)
+
+
+def test_an_unknown_customer_is_scored_without_stored_features(port: int) -> None:
+    status, answer = call(port, "/predict", {**EXAMPLE, "customer_id": 987_654})
+    assert status == 200, answer
+    assert answer["features_missing"] is True
+    assert 0 <= answer["fraud_probability"] <= 1
+
+
+def test_metrics_count_requests_and_scores(port: int) -> None:
+    def count(text: str, name: str, *labels: str) -> float:
+        lines = [
+            line
+            for line in text.splitlines()
+            if line.startswith(name) and all(label in line for label in labels)
+        ]
+        return sum(float(line.rsplit(" ", 1)[1]) for line in lines)
+
+    before = call(port, "/metrics")[1]
+    for _ in range(3):
+        assert call(port, "/predict", EXAMPLE)[0] == 200
+    after = call(port, "/metrics")[1]
+    scores = ("{{ cookiecutter.package_name }}_fraud_probability_count",)
+    assert count(after, *scores) - count(before, *scores) == 3
+    requests = ("{{ cookiecutter.package_name }}_request_total{", 'endpoint="/predict"', 'http_response_code="200"')
+    assert count(after, *requests) - count(before, *requests) == 3
+
+
+def test_every_prediction_is_in_the_prediction_log(project: Path, port: int) -> None:
+    log = project / "reports" / "prediction_log.jsonl"
+    before = len(log.read_text().splitlines()) if log.exists() else 0
+    status, _ = call(port, "/predict", {**EXAMPLE, "transaction_id": "logged"})
+    assert status == 200
+    lines = log.read_text().splitlines()
+    assert len(lines) == before + 1
+    entry = json.loads(lines[-1])
+    assert entry["transaction_id"] == "logged"
+    assert entry["model_version"] == champion(project)["version"]
+    assert {"amount", "hour", "txn_count_total", "amount_to_avg"} <= entry["features"].keys()
+
+
+def test_served_probability_equals_batch_inference(project: Path, port: int) -> None:
+    """After the newest data, online features equal point-in-time ones: no training/serving skew."""
+    history = pd.read_parquet(project / "data" / "raw" / "transactions.parquet")
+    later = history["event_timestamp"].max() + pd.Timedelta(hours=2)
+    rows = history.drop_duplicates("customer_id").head(6).copy()
+    rows["transaction_id"] = history["transaction_id"].max() + 1 + pd.RangeIndex(len(rows))
+    rows["event_timestamp"] = later
+    new_file = project / "data" / "new_transactions.parquet"
+    rows.to_parquet(new_file, index=False)
+    written = run(project, CLI, "infer", "--path", "data/new_transactions.parquet", "--newest", "0")
+    offline = pd.read_parquet(written.strip().rsplit(" ", 1)[1])
+    offline = offline.set_index(offline["transaction_id"].astype(str))
+    batch = [
+        {
+            "transaction_id": str(row["transaction_id"]),
+            "customer_id": int(row["customer_id"]),
+            "amount": float(row["amount"]),
+            "merchant_category": row["merchant_category"],
+            "channel": row["channel"],
+            "country": row["country"],
+            "event_timestamp": later.isoformat(),
+        }
+        for row in rows.to_dict("records")
+    ]
+    status, answer = call(port, "/predict_batch", {"transactions": batch})
+    assert status == 200, answer
+    for prediction in answer:
+        expected = offline.loc[prediction["transaction_id"], "fraud_probability"]
+        assert prediction["fraud_probability"] == pytest.approx(expected, abs=1e-6)
+
+
+def test_an_api_key_guards_predictions_but_not_probes(project: Path) -> None:
+    key = "s3cret-key"
+    with server(project, env={f"{ENV_PREFIX}SERVING__API_KEY": key}) as port:
+        wait_until_ready(port)
+        status, answer = call(port, "/predict", EXAMPLE)
+        assert status == 401 and "X-API-Key" in str(answer)
+        assert call(port, "/predict", EXAMPLE, key="wrong")[0] == 401
+        assert call(port, "/predict", EXAMPLE, key=key)[0] == 200
+        assert call(port, "/livez")[0] == 200
+        assert call(port, "/metrics")[0] == 200
+
+
+def test_readiness_waits_for_the_model(project: Path, tmp_path: Path) -> None:
+    empty_store = {"BENTOML_HOME": str(tmp_path / "bentoml")}
+    with server(project, env=empty_store) as port:
+        assert call(port, "/livez")[0] == 200
+        assert call(port, "/readyz")[0] == 503
+        status, answer = call(port, "/predict", EXAMPLE)
+        assert status == 503 and "loading" in str(answer)
+        run(project, CLI, "bento", env=empty_store)
+        wait_until_ready(port)
+        assert call(port, "/predict", EXAMPLE)[0] == 200
+
+
+def test_an_unavailable_online_store_gives_503(project: Path, tmp_path: Path) -> None:
+    if online_store_type() == "redis":
+        cwd, env = (
+            project,
+            {f"{ENV_PREFIX}FEAST__REDIS_CONNECTION_STRING": f"127.0.0.1:{free_port()}"},
+        )
+    else:
+        cwd, env = tmp_path / "copy", {}
+        shutil.copytree(project, cwd, ignore=shutil.ignore_patterns(".git", "online_store.db"))
+    with server(cwd, env=env) as port:
+        wait_until_ready(port)
+        status, answer = call(port, "/predict", EXAMPLE)
+    assert status == 503
+    assert "online feature store is unavailable" in str(answer)
+
+
+def test_the_gpu_variant_falls_back_to_cpu_without_a_gpu(project: Path) -> None:
+    cuda = {f"{ENV_PREFIX}SERVING__DEVICE": "cuda"}
+    with server(project, "falling back to CPU", env=cuda) as port:
+        wait_until_ready(port)
+        assert call(port, "/predict", EXAMPLE)[0] == 200
