@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -97,5 +99,13 @@ def test_make_data_and_features_on_a_fresh_bake_then_nothing_to_redo(
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "Data and pipelines are up to date." in again.stdout
     assert "materialized (incremental)" in again.stdout
-    online = make(project, "demo")
-    assert "not found: [999999]" in online.stdout
+    demo = make(project, "demo")
+    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+    assert "not found: [999999]" in demo.stdout
+    assert "no retraining needed" in demo.stdout
+    assert (project / "reports" / "releases" / "v1" / "evidence.md").is_file()
+    answer = re.search(r"^\{\n.*?^\}$", demo.stdout, re.MULTILINE | re.DOTALL)
+    assert answer, "make demo printed no served prediction"
+    served = json.loads(answer.group(0))
+    assert served["model_version"] == "1"
+    assert 0 <= served["fraud_probability"] <= 1

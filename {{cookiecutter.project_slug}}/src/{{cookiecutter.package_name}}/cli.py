@@ -307,9 +307,12 @@ def promote(
 
     Example: {{ cookiecutter.project_slug }} promote --version 3 --approver alice --reason "reviewed"
     """
+    from {{ cookiecutter.package_name }}.governance import evidence
     from {{ cookiecutter.package_name }}.model.registry import set_champion
 
-    set_champion(load_settings(), version, "promote", approver, reason)
+    settings = load_settings()
+    set_champion(settings, version, "promote", approver, reason)
+    evidence.write(settings, version)
     typer.echo(f"version {version} is the champion (approved by {approver})")
 
 
@@ -322,9 +325,80 @@ def rollback(
 
     Example: {{ cookiecutter.project_slug }} rollback --approver alice --reason "alert on v4"
     """
+    from {{ cookiecutter.package_name }}.governance import evidence
     from {{ cookiecutter.package_name }}.model.registry import rollback as roll_back
 
-    typer.echo(f"version {roll_back(load_settings(), approver, reason)} is the champion again")
+    settings = load_settings()
+    version = roll_back(settings, approver, reason)
+    evidence.write(settings, version)
+    typer.echo(f"version {version} is the champion again")
+
+
+@app.command()
+def monitor(
+    source: Annotated[
+        str, typer.Option(help="log: the serving prediction log; batch: score a batch file.")
+    ] = "batch",
+    path: Annotated[str, typer.Option(help="Parquet file of transactions (--source batch).")] = (
+        "data/raw/transactions.parquet"
+    ),
+    newest: Annotated[int, typer.Option(help="Use only the newest N rows (0: all).")] = 2000,
+) -> None:
+    """Check the champion for drift; on drift, retrain (or, with auto_retrain off, exit 3).
+
+    Example: {{ cookiecutter.project_slug }} monitor --source log
+    """
+    from {{ cookiecutter.package_name }}.pipelines.run import run_monitoring
+
+    settings = load_settings()
+    outcome = run_monitoring(settings, source, path, newest)
+    summary = outcome.summary
+    typer.echo(
+        f"model version {summary['model_version']}: drift share {summary['drift_share']:.2f}, "
+        f"score drift {summary['score_drift']:.3f}; "
+        f"drifted: {', '.join(summary['drifted_features']) or 'none'}"
+    )
+    typer.echo(f"report: {summary['report']}")
+    if not summary["retrain"]:
+        typer.echo("no retraining needed")
+        return
+    typer.echo("retraining needed: " + "; ".join(summary["reasons"]))
+    retrained = outcome.retraining
+    if retrained is None:
+        typer.secho(
+            f"auto_retrain is off: retraining request written to {outcome.request}", err=True
+        )
+        sys.exit(3)
+    verdict = (
+        "is the champion"
+        if retrained.passed
+        else "failed the gate: " + "; ".join(retrained.reasons)
+    )
+    typer.echo(f"retrained: version {retrained.version} {verdict}")
+
+
+@app.command()
+def evidence(
+    version: Annotated[str | None, typer.Option(help="Registered model version.")] = None,
+    lineage: Annotated[
+        str | None, typer.Option(help="A lineage_id returned by the service.")
+    ] = None,
+) -> None:
+    """Print where a model version's release evidence is (default: the champion's).
+
+    Example: {{ cookiecutter.project_slug }} evidence --version 3
+    """
+    from {{ cookiecutter.package_name }}.governance.evidence import locate
+    from {{ cookiecutter.package_name }}.model.registry import champion_version
+
+    settings = load_settings()
+    if version is None and lineage is None:
+        version = champion_version(settings)
+        if version is None:
+            raise RuntimeError("no champion model yet: run `make train` first")
+    page = locate(settings, version=version, lineage_id=lineage)
+    typer.echo(f"page: {page}")
+    typer.echo(f"json: {page.with_suffix('.json')}")
 
 
 @app.command()
@@ -394,15 +468,22 @@ def serve(
 def send(
     request: Annotated[Path, typer.Argument(help="JSON file with one transaction.")],
     port: Annotated[int, typer.Option(envvar="PORT", help="Port of the service.")] = 3000,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for /readyz first (a service just started).")
+    ] = 0,
 ) -> None:
     """Send a request to the running service (with the API key, if one is set) and print the answer.
 
-    Example: {{ cookiecutter.project_slug }} send examples/predict_request.json
+    Example: {{ cookiecutter.project_slug }} send examples/predict_request.json --wait 60
     """
     import urllib.error
     import urllib.request
 
+    from {{ cookiecutter.package_name }}.serving.readiness import wait_until_ready
+
     settings = load_settings()
+    if wait:
+        wait_until_ready(f"http://127.0.0.1:{port}/readyz", wait)
     call = urllib.request.Request(
         f"http://127.0.0.1:{port}/predict",
         data=request.read_bytes(),

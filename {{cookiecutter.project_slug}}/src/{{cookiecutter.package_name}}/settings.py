@@ -112,6 +112,33 @@ class GateSettings(Section):
     max_regression: float = Field(default=0.01, ge=0, le=1)
 
 
+class QualitySettings(Section):
+    """The data-quality gate before training: what a labelled batch must look like."""
+
+    min_rows: int = Field(default=1000, ge=1)
+    max_missing_share: float = Field(default=0.0, ge=0, le=1)
+    max_amount: float = Field(default=50_000.0, gt=0)
+    min_fraud_rate: float = Field(default=0.002, ge=0, le=1)
+    max_fraud_rate: float = Field(default=0.3, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _rates_are_ordered(self) -> QualitySettings:
+        if self.min_fraud_rate > self.max_fraud_rate:
+            raise ValueError("min_fraud_rate must not exceed max_fraud_rate")
+        return self
+
+
+class MonitoringSettings(Section):
+    """Drift detection against the champion's training set, and when it starts a retraining."""
+
+    numerical_drift_threshold: float = Field(default=0.2, gt=0)
+    categorical_drift_threshold: float = Field(default=0.1, gt=0, le=1)
+    drift_share_threshold: float = Field(default=0.25, gt=0, le=1)
+    score_drift_threshold: float = Field(default=0.2, gt=0)
+    min_rows: int = Field(default=200, ge=10)
+    auto_retrain: bool = True
+
+
 class ServingSettings(Section):
     """The online service: its model, device, workers, limits and optional API key."""
 
@@ -167,6 +194,8 @@ class Settings(BaseSettings):
     feast: FeastSettings = FeastSettings()
     model: ModelSettings = ModelSettings()
     gate: GateSettings = GateSettings()
+    quality: QualitySettings = QualitySettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
     tracking: TrackingSettings = TrackingSettings()
     serving: ServingSettings = ServingSettings()
     kubeflow: KubeflowSettings = KubeflowSettings()

@@ -150,6 +150,12 @@ def test_a_transaction_is_scored_with_its_model_and_lineage(project: Path, port:
     assert answer["is_fraud"] == (answer["fraud_probability"] >= answer["threshold"])
     assert answer["features_missing"] is False
     assert answer["transaction_id"] == "t-1"
+    located = run(project, CLI, "evidence", "--lineage", answer["lineage_id"])
+    page = Path(located.split("page: ")[1].splitlines()[0])
+    assert page == project / "reports" / "releases" / f"v{best['version']}" / "evidence.md"
+    text = page.read_text()
+    assert f"version {best['version']}" in text.splitlines()[0]
+    assert answer["lineage_id"] in text
 
 
 def test_a_batch_is_scored_in_order(port: int) -> None:
@@ -234,6 +240,34 @@ def test_every_prediction_is_in_the_prediction_log(project: Path, port: int) -> 
     assert entry["transaction_id"] == "logged"
     assert entry["model_version"] == champion(project)["version"]
     assert {"amount", "hour", "txn_count_total", "amount_to_avg"} <= entry["features"].keys()
+
+
+def test_monitoring_reads_the_champion_s_rows_of_the_prediction_log(
+    project: Path, port: int
+) -> None:
+    for i in range(12):
+        assert call(port, "/predict", {**EXAMPLE, "transaction_id": f"m-{i}"})[0] == 200
+    version = champion(project)["version"]
+    log = (project / "reports" / "prediction_log.jsonl").read_text().splitlines()
+    served = sum(json.loads(line)["model_version"] == version for line in log)
+    settings = {
+        f"{ENV_PREFIX}MONITORING__MIN_ROWS": "10",
+        f"{ENV_PREFIX}MONITORING__AUTO_RETRAIN": "false",
+    }
+    result = subprocess.run(
+        [CLI, "monitor", "--source", "log", "--newest", "0"],
+        cwd=project,
+        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **settings},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode in (0, 3), result.stdout[-2000:] + result.stderr[-2000:]
+    report = sorted((project / "reports" / "monitoring").iterdir())[-1]
+    summary = json.loads((report / "summary.json").read_text())
+    assert (summary["source"], summary["model_version"]) == ("log", version)
+    assert summary["current_rows"] == served >= 12
+    assert summary["performance"] == {}  # served requests carry no labels
+    assert (report / "drift.html").is_file()
 
 
 def test_served_probability_equals_batch_inference(project: Path, port: int) -> None:

@@ -126,3 +126,12 @@ def _online_store_is_empty(store: FeatureStore, feature_table: pd.DataFrame) -> 
         features=[feature], entity_rows=[{"customer_id": int(oldest)}]
     )
     return bool(response.to_dict()[view.features[0].name][0] is None)
+
+
+def feature_service_definition(settings: Settings) -> dict[str, list[str]]:
+    """The model's feature service as registered: feature names per feature view."""
+    service = open_offline_store(settings).get_feature_service(settings.feast.feature_service)
+    return {
+        projection.name: [feature.name for feature in projection.features]
+        for projection in service.feature_view_projections
+    }

@@ -7,7 +7,7 @@ Every new version gets the alias `challenger`; only the gate or a named approver
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -37,15 +37,21 @@ def mlflow_client(settings: Settings) -> MlflowClient:
     return mlflow.MlflowClient()
 
 
-def ensure_experiment(settings: Settings) -> str:
-    """Create the experiment with its explicit artifact root (never a bare ./mlruns)."""
+def monitoring_experiment(settings: Settings) -> str:
+    """The experiment the monitoring runs go to, beside the training one."""
+    return f"{settings.tracking.experiment_name}-monitoring"
+
+
+def ensure_experiment(settings: Settings, name: str | None = None) -> str:
+    """Create an experiment (default: training) with an explicit artifact root, never ./mlruns."""
     client = mlflow_client(settings)
-    experiment = client.get_experiment_by_name(settings.tracking.experiment_name)
+    name = name or settings.tracking.experiment_name
+    experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return str(experiment.experiment_id)
     root = settings.resolve(settings.tracking.artifact_root)
     root.mkdir(parents=True, exist_ok=True)
-    return str(client.create_experiment(settings.tracking.experiment_name, root.as_uri()))
+    return str(client.create_experiment(name, root.as_uri()))
 
 
 @dataclass(frozen=True)
@@ -110,7 +116,32 @@ def set_champion(settings: Settings, version: str, action: str, who: str, why: s
     client.get_model_version(model_name(settings), version)  # fails clearly if unknown
     previous = champion_version(settings)
     client.set_registered_model_alias(model_name(settings), CHAMPION, version)
-    audit.append(settings, audit.AuditEvent(action, who, previous, version, why))
+    record(settings, audit.AuditEvent(action, who, previous, version, why))
+
+
+def record(settings: Settings, event: audit.AuditEvent) -> audit.AuditEvent:
+    """Append an event to the audit log and keep it with the versions it concerns in MLflow.
+
+    The local log is lost with a pipeline pod; the copy on the model versions is not, and the
+    release evidence reads its approvals from there.
+    """
+    stamped = audit.append(settings, event)
+    client = mlflow_client(settings)
+    line = json.dumps(asdict(stamped))
+    key = "audit." + stamped.when.replace("+00:00", "Z")  # tag keys allow no "+"
+    for version in {stamped.from_version, stamped.to_version} - {None}:
+        client.set_model_version_tag(model_name(settings), str(version), key, line)
+    return stamped
+
+
+def version_of_run(settings: Settings, run_id: str) -> str:
+    """The registered version a run produced (a served `lineage_id` is such a run id)."""
+    found = mlflow_client(settings).search_model_versions(
+        f"name='{model_name(settings)}' and run_id='{run_id}'"
+    )
+    if not found:
+        raise ValueError(f"no version of {model_name(settings)} was registered by run {run_id}")
+    return str(found[0].version)
 
 
 def rollback(settings: Settings, who: str, why: str) -> str:

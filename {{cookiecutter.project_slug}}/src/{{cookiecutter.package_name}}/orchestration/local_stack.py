@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 
-from {{ cookiecutter.package_name }}.model.registry import ensure_experiment
+from {{ cookiecutter.package_name }}.model.registry import ensure_experiment, monitoring_experiment
 from {{ cookiecutter.package_name }}.settings import Settings
 
 STACK = "local_mlflow"
@@ -65,4 +65,5 @@ def ensure_local_stack(settings: Settings) -> str:
         )
     client.activate_stack(STACK)
     ensure_experiment(settings)
+    ensure_experiment(settings, monitoring_experiment(settings))
     return STACK

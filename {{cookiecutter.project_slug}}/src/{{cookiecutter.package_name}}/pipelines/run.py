@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +24,8 @@ class TrainingOutcome:
     metrics: dict[str, float]
 
 
-def run_training(settings: Settings) -> TrainingOutcome:
-    """Run the training pipeline on the local stack."""
+def run_training(settings: Settings, trigger: dict[str, Any] | None = None) -> TrainingOutcome:
+    """Run the training pipeline on the local stack; `trigger` says why (for the evidence)."""
     ensure_local_stack(settings)
     from zenml.integrations.mlflow.flavors.mlflow_experiment_tracker_flavor import (
         MLFlowExperimentTrackerSettings,
@@ -32,7 +34,8 @@ def run_training(settings: Settings) -> TrainingOutcome:
     from {{ cookiecutter.package_name }}.pipelines.training import training
 
     tracker = MLFlowExperimentTrackerSettings(experiment_name=settings.tracking.experiment_name)
-    run = training.with_options(settings={"experiment_tracker": tracker})()
+    with explained_failures("training"):
+        run = training.with_options(settings={"experiment_tracker": tracker})(trigger=trigger)
     if run is None:
         raise RuntimeError("the training pipeline did not run")
     decision: dict[str, Any] = _output(run, "promotion_gate", "gate_decision")
@@ -51,10 +54,79 @@ def run_batch_inference(settings: Settings, path: str, newest: int) -> Path:
     ensure_local_stack(settings)
     from {{ cookiecutter.package_name }}.pipelines.batch_inference import batch_inference
 
-    run = batch_inference(path=path, newest=newest)
+    with explained_failures("batch_inference"):
+        run = batch_inference(path=path, newest=newest)
     if run is None:
         raise RuntimeError("the batch-inference pipeline did not run")
     return Path(_output(run, "write_predictions", "predictions_path"))
+
+
+@dataclass(frozen=True)
+class MonitoringOutcome:
+    """The drift summary of the champion, and the retraining it started, if any."""
+
+    summary: dict[str, Any]
+    retraining: TrainingOutcome | None = None
+    request: Path | None = None
+
+
+def run_monitoring(settings: Settings, source: str, path: str, newest: int) -> MonitoringOutcome:
+    """Run the monitoring pipeline; on drift, retrain (auto_retrain) or file a request."""
+    ensure_local_stack(settings)
+    from zenml.integrations.mlflow.flavors.mlflow_experiment_tracker_flavor import (
+        MLFlowExperimentTrackerSettings,
+    )
+
+    from {{ cookiecutter.package_name }}.model.registry import monitoring_experiment
+    from {{ cookiecutter.package_name }}.monitoring.trigger import RetrainingDecision, write_request
+    from {{ cookiecutter.package_name }}.pipelines.monitoring import monitoring
+
+    tracker = MLFlowExperimentTrackerSettings(experiment_name=monitoring_experiment(settings))
+    with explained_failures("monitoring"):
+        run = monitoring.with_options(settings={"experiment_tracker": tracker})(
+            source=source, path=path, newest=newest
+        )
+    if run is None:
+        raise RuntimeError("the monitoring pipeline did not run")
+    summary: dict[str, Any] = _output(run, "check_champion_drift", "monitoring")
+    if not summary["retrain"]:
+        return MonitoringOutcome(summary)
+    if not settings.monitoring.auto_retrain:
+        decision = RetrainingDecision(retrain=True, reasons=summary["reasons"])
+        return MonitoringOutcome(summary, request=write_request(settings, decision, summary))
+    return MonitoringOutcome(summary, retraining=run_training(settings, trigger=summary))
+
+
+class StepFailedError(RuntimeError):
+    """A pipeline step failed; the message is the step's own error, not ZenML's summary."""
+
+
+@contextmanager
+def explained_failures(pipeline_name: str) -> Iterator[None]:
+    """Replace ZenML's "failure in step(s): x" with each failed step's own error message.
+
+    A quality gate that lists its failed tests, or a contract that names the broken column, is
+    only useful if the person running the pipeline sees that message.
+    """
+    try:
+        yield
+    except RuntimeError as error:
+        if "failure in step(s)" not in str(error):
+            raise
+        from zenml.client import Client
+        from zenml.enums import ExecutionStatus
+
+        runs = Client().list_pipeline_runs(
+            pipeline_name=pipeline_name, sort_by="desc:created", size=1, hydrate=True
+        )
+        failed = [
+            f"{name}: {step.exception_info.message}"
+            for name, step in runs.items[0].steps.items()
+            if step.status == ExecutionStatus.FAILED and step.exception_info is not None
+        ]
+        if not failed:
+            raise
+        raise StepFailedError("; ".join(failed)) from error
 
 
 def _output(run: Any, step: str, name: str) -> Any:

@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from {{ cookiecutter.package_name }}.serving.schemas import Transaction
 from {{ cookiecutter.package_name }}.serving.scorer import Scored
@@ -53,3 +54,18 @@ class PredictionLog:
         ]
         with self._lock:
             self._file.write("".join(lines))
+
+
+def read_log(path: Path, version: str) -> pd.DataFrame:
+    """One version's predictions: the model inputs as served and the score, oldest first."""
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    entries = [
+        entry for entry in map(json.loads, filter(None, lines)) if entry["model_version"] == version
+    ]
+    if not entries:
+        raise ValueError(
+            f"{path} holds no prediction of model version {version}: serve requests first "
+            "(make serve) or monitor a batch (--source batch)"
+        )
+    frame = pd.DataFrame([entry["features"] for entry in entries], dtype=float)
+    return frame.assign(fraud_probability=[entry["fraud_probability"] for entry in entries])

@@ -4,6 +4,7 @@ No `from __future__ import annotations` here: ZenML reads the output annotations
 """
 
 import json
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import mlflow
@@ -15,13 +16,18 @@ from {{ cookiecutter.package_name }}.data.files import DataFiles
 from {{ cookiecutter.package_name }}.data.versioning import pull_missing
 from {{ cookiecutter.package_name }}.features.request_time import model_columns
 from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures
-from {{ cookiecutter.package_name }}.features.store import open_offline_store
-from {{ cookiecutter.package_name }}.governance import audit
+from {{ cookiecutter.package_name }}.features.store import feature_service_definition, open_offline_store
+from {{ cookiecutter.package_name }}.governance import audit, evidence
+from {{ cookiecutter.package_name }}.governance.environment import environment_report
 from {{ cookiecutter.package_name }}.governance.lineage import dvc_data_hashes, file_md5, lineage_tags
 from {{ cookiecutter.package_name }}.model import plots, registry
 from {{ cookiecutter.package_name }}.model.evaluate import Evaluation, evaluate
 from {{ cookiecutter.package_name }}.model.gate import judge
-from {{ cookiecutter.package_name }}.model.train import LABEL, TrainedModel, split_by_time, train
+from {{ cookiecutter.package_name }}.model.train import LABEL, TIME, TrainedModel, split_by_time, train
+from {{ cookiecutter.package_name }}.monitoring.quality import QualityGateError
+from {{ cookiecutter.package_name }}.monitoring.quality import check_quality as check_labels_quality
+from {{ cookiecutter.package_name }}.monitoring.reference import drift_reference, log_reference
+from {{ cookiecutter.package_name }}.monitoring.reports import report_folder
 from {{ cookiecutter.package_name }}.settings import load_settings
 
 
@@ -44,6 +50,24 @@ def load_labels() -> Annotated[pd.DataFrame, "labels"]:
 def check_contract(labels: pd.DataFrame) -> Annotated[pd.DataFrame, "checked_labels"]:
     """Stop the run, before any feature or model work, if the data breaks its contract."""
     return validate(labels, TRANSACTIONS)
+
+
+@step(experiment_tracker=True)
+def check_quality(labels: pd.DataFrame) -> Annotated[dict[str, Any], "quality"]:
+    """The Evidently data-quality gate: a failed test stops the run before any training.
+
+    The report is saved under reports/quality/ and attached to the MLflow run either way.
+    """
+    settings = load_settings()
+    folder = report_folder(settings, "quality")
+    result = check_labels_quality(labels, settings.quality, folder)
+    mlflow.log_artifacts(str(folder), "quality")
+    mlflow.set_tag("quality_gate", json.dumps(asdict(result)))
+    if not result.passed:
+        raise QualityGateError(
+            f"quality gate failed ({result.report}): " + "; ".join(result.failed)
+        )
+    return asdict(result)
 
 
 @step
@@ -108,19 +132,44 @@ def evaluate_champion(test_df: pd.DataFrame) -> Annotated[dict[str, Any], "champ
 
 @step(experiment_tracker=True)
 def register_model(
-    model: bytes, test_df: pd.DataFrame, metrics: dict[str, float], champion: dict[str, Any]
+    model: bytes,
+    train_df: pd.DataFrame,
+    test_df: pd.DataFrame,
+    metrics: dict[str, float],
+    champion: dict[str, Any],
+    trigger: dict[str, Any],
 ) -> Annotated[str, "model_version"]:
-    """Log the model with signature, input example and lineage; register it as `challenger`."""
+    """Log the model, its lineage and its drift reference; register it as `challenger`.
+
+    The drift reference is the newest slice of the training rows (the early-stopping slice) with
+    the model's scores: customer histories are complete there, as they are in production.
+    """
     settings = load_settings()
+    trained = TrainedModel.from_bytes(model)
     run = mlflow.active_run()
+    labels = pd.concat([train_df, test_df])
     tags = {
         **lineage_tags(settings),
         "mlflow_run_id": run.info.run_id if run else "",
         "metrics": json.dumps(metrics, sort_keys=True),
         "compared_with_champion": champion.get("version", "none"),
+        "feature_service_definition": json.dumps(feature_service_definition(settings)),
+        "training_data": json.dumps(
+            {
+                "rows": len(labels),
+                "start": str(labels[TIME].min()),
+                "end": str(labels[TIME].max()),
+                "fraud_rate": round(float(labels[LABEL].mean()), 5),
+            }
+        ),
+        "environment": json.dumps(asdict(environment_report(settings.project_root))),
+        "gate_thresholds": json.dumps(settings.gate.model_dump()),
+        "retraining_trigger": json.dumps(trigger),
     }
     mlflow.set_tags(tags)
-    return registry.log_and_register(settings, TrainedModel.from_bytes(model), test_df, tags)
+    recent = split_by_time(train_df, settings.model.validation_fraction)[1]
+    log_reference(drift_reference(trained, recent))
+    return registry.log_and_register(settings, trained, test_df, tags)
 
 
 @step
@@ -143,10 +192,16 @@ def promotion_gate(
         event = audit.AuditEvent(
             "reject", "gate", champion.get("version"), version, decision.summary()
         )
-        audit.append(settings, event)
+        registry.record(settings, event)
     return {
         "version": version,
         "passed": decision.passed,
         "reasons": decision.reasons,
         "champion": registry.champion_version(settings),
     }
+
+
+@step
+def write_release_evidence(decision: dict[str, Any]) -> Annotated[str, "evidence_page"]:
+    """Write the registered version's release evidence (after the gate, so its verdict is in)."""
+    return str(evidence.write(load_settings(), decision["version"]))

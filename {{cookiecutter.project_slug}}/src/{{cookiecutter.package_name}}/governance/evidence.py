@@ -1,0 +1,228 @@
+"""Release evidence: one JSON file and one readable page per registered model version.
+
+Everything comes from the records made while the model was trained and managed: the MLflow
+version's tags (code, data hashes, features, environment, gate), its run (params, metrics,
+quality gate), the approvals recorded with it, and the latest monitoring result. The files are
+written under `reports/releases/v<N>/` and logged with the version's MLflow run, so they outlive
+the machine or pod that trained the model. A version's `lineage_id` (its MLflow run id) finds them.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from {{ cookiecutter.package_name }}.model import registry
+from {{ cookiecutter.package_name }}.settings import Settings
+
+ARTIFACT_FOLDER = "evidence"
+INTENDED_USE = (
+    "Scores card transactions for fraud risk so that risky ones can be held for review. "
+    "It supports a human decision; it does not block customers on its own."
+)
+LIMITATIONS = (
+    "Trained on synthetic transactions: retrain on real data before any production use.",
+    "The decision threshold sits at the target false-positive rate measured on the newest rows "
+    "at training time; the rate moves when the data drifts.",
+    "Customers unknown to the online store are scored with default features and are less "
+    "reliable; the service says so with `features_missing`.",
+    "Performance is measured on held-out newest rows only; no fairness analysis was done.",
+)
+
+
+def evidence_folder(settings: Settings, version: str) -> Path:
+    """Where a version's evidence files are written locally."""
+    return settings.resolve(settings.paths.reports_dir) / "releases" / f"v{version}"
+
+
+def collect(settings: Settings, version: str) -> dict[str, Any]:
+    """The evidence of one registered version, gathered from its MLflow records."""
+    client = registry.mlflow_client(settings)
+    name = registry.model_name(settings)
+    found = client.get_model_version(name, version)
+    tags = dict(found.tags)
+    run = client.get_run(str(found.run_id))
+    metrics = json.loads(tags.get("metrics", "{}"))
+    thresholds = json.loads(tags.get("gate_thresholds", "{}"))
+    return {
+        "model": {
+            "name": name,
+            "version": str(found.version),
+            "aliases": sorted(found.aliases),
+            "lineage_id": str(found.run_id),
+            "registered_at": _utc(found.creation_timestamp),
+            "model_uri": f"models:/{name}/{found.version}",
+        },
+        "code": {"git_commit": tags.get("git_commit"), "git_dirty": tags.get("git_dirty")},
+        "data": {
+            "dvc": {
+                key.removeprefix("dvc:"): value
+                for key, value in tags.items()
+                if key.startswith("dvc:")
+            },
+            **json.loads(tags.get("training_data", "{}")),
+        },
+        "features": {
+            "feature_service": tags.get("feast_feature_service"),
+            "definition": json.loads(tags.get("feature_service_definition", "{}")),
+        },
+        "params": dict(sorted(run.data.params.items())),
+        "metrics": {
+            "values": metrics,
+            "gate": {"result": tags.get("gate", "not judged"), "thresholds": thresholds},
+            "compared_with_champion": tags.get("compared_with_champion"),
+        },
+        "quality_gate": json.loads(run.data.tags.get("quality_gate", "{}")),
+        "drift": {
+            "retraining_trigger": json.loads(tags.get("retraining_trigger", "{}")),
+            "last_monitoring": json.loads(tags.get("last_monitoring", "{}")),
+        },
+        "environment": json.loads(tags.get("environment", "{}")),
+        "mlflow": {
+            "tracking_uri": settings.tracking.resolved_uri(settings.project_root),
+            "experiment_id": run.info.experiment_id,
+            "run_id": run.info.run_id,
+            "run_name": run.info.run_name,
+        },
+        "approvals": [
+            json.loads(value) for key, value in sorted(tags.items()) if key.startswith("audit.")
+        ],
+        "model_card": {
+            "intended_use": INTENDED_USE,
+            "limitations": list(LIMITATIONS),
+        },
+        "generated_at": datetime.now(timezone.utc).isoformat(),
+    }
+
+
+def write(settings: Settings, version: str) -> Path:
+    """Write the JSON and the Markdown page of a version, log both with its run; return the page."""
+    evidence = collect(settings, version)
+    folder = evidence_folder(settings, version)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "evidence.json").write_text(json.dumps(evidence, indent=2, default=str) + "\n")
+    page = folder / "evidence.md"
+    page.write_text(render(evidence))
+    client = registry.mlflow_client(settings)
+    run_id = evidence["model"]["lineage_id"]
+    for path in (folder / "evidence.json", page):
+        client.log_artifact(run_id, str(path), ARTIFACT_FOLDER)
+    uri = f"runs:/{run_id}/{ARTIFACT_FOLDER}/evidence.md"
+    client.set_model_version_tag(registry.model_name(settings), version, "evidence", uri)
+    return page
+
+
+def locate(settings: Settings, version: str | None = None, lineage_id: str | None = None) -> Path:
+    """The evidence page of a version, found by number or by the `lineage_id` the service returns.
+
+    A page missing locally (another machine trained the model) is rebuilt from MLflow.
+    """
+    if lineage_id is not None:
+        version = registry.version_of_run(settings, lineage_id)
+    if version is None:
+        raise ValueError("give a model version or a lineage id")
+    page = evidence_folder(settings, version) / "evidence.md"
+    return page if page.is_file() else write(settings, version)
+
+
+def render(evidence: dict[str, Any]) -> str:
+    """The evidence as a Markdown page a reviewer can read top to bottom."""
+    model, data, metrics = evidence["model"], evidence["data"], evidence["metrics"]
+    lines = [
+        f"# Release evidence: {model['name']} version {model['version']}",
+        "",
+        f"Lineage id (MLflow run): `{model['lineage_id']}`. Registered {model['registered_at']}; "
+        f"aliases: {', '.join(model['aliases']) or 'none'}. Generated {evidence['generated_at']}.",
+        "",
+        "## Code",
+        "",
+        *_table(
+            {
+                "git commit": evidence["code"]["git_commit"],
+                "uncommitted changes": evidence["code"]["git_dirty"],
+            }
+        ),
+        "## Data (DVC)",
+        "",
+        *_table({**data["dvc"], **{k: v for k, v in data.items() if k != "dvc"}}),
+        "## Features (Feast)",
+        "",
+        f"Feature service `{evidence['features']['feature_service']}`:",
+        "",
+        *_table(
+            {view: ", ".join(names) for view, names in evidence["features"]["definition"].items()}
+        ),
+        "## Parameters",
+        "",
+        *_table(evidence["params"]),
+        "## Metrics against the promotion gate",
+        "",
+        f"Gate: **{metrics['gate']['result']}** (compared with champion "
+        f"{metrics['compared_with_champion'] or 'none'}).",
+        "",
+        *_table(
+            {
+                **{f"gate {k}": v for k, v in metrics["gate"]["thresholds"].items()},
+                **metrics["values"],
+            }
+        ),
+        "## Data-quality gate (Evidently)",
+        "",
+        *_table(evidence["quality_gate"]),
+        "## Drift",
+        "",
+        *_table(
+            {
+                "retraining trigger": json.dumps(evidence["drift"]["retraining_trigger"]) or "none",
+                "last monitoring": json.dumps(evidence["drift"]["last_monitoring"]) or "none",
+            }
+        ),
+        "## Environment",
+        "",
+        *_table(evidence["environment"]),
+        "## MLflow",
+        "",
+        *_table(evidence["mlflow"]),
+        "## Approvals (audit log)",
+        "",
+        *(
+            _table(
+                {
+                    f"{e['when']} {e['action']}": (
+                        f"{e['who']}: v{e['from_version']} -> v{e['to_version']}, {e['why']}"
+                    )
+                    for e in evidence["approvals"]
+                }
+            )
+            if evidence["approvals"]
+            else ["No approval or gate event recorded yet.", ""]
+        ),
+        "## Model card",
+        "",
+        f"**Intended use.** {evidence['model_card']['intended_use']}",
+        "",
+        f"**Data.** {data.get('rows', '?')} labelled transactions from {data.get('start', '?')} "
+        f"to {data.get('end', '?')}, fraud rate {data.get('fraud_rate', '?')}; versions above.",
+        "",
+        "**Metrics.** " + ", ".join(f"{k} {v:.4f}" for k, v in metrics["values"].items()) + ".",
+        "",
+        "**Limitations.**",
+        "",
+        *(f"- {item}" for item in evidence["model_card"]["limitations"]),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _table(rows: dict[str, Any]) -> list[str]:
+    """A two-column Markdown table (pipes in values escaped)."""
+    escaped = {key: str(value).replace("|", "\\|") for key, value in rows.items()}
+    body = [f"| {key} | {value} |" for key, value in escaped.items()]
+    return ["| item | value |", "| --- | --- |", *body, ""]
+
+
+def _utc(milliseconds: int | None) -> str:
+    """An MLflow timestamp (ms since the epoch) as ISO 8601 UTC."""
+    return datetime.fromtimestamp((milliseconds or 0) / 1000, timezone.utc).isoformat()

@@ -1,0 +1,22 @@
+"""Wait for a service to report ready, for scripts that start one and use it straight away."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+
+
+def wait_until_ready(url: str, timeout_s: float, interval_s: float = 0.5) -> None:
+    """Poll `url` until it answers 200; raise TimeoutError after `timeout_s` seconds."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer 200 within {timeout_s:g} s")
+        time.sleep(interval_s)
