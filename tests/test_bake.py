@@ -106,6 +106,7 @@ def test_ci_runs_make_test_with_the_chosen_python(baked: tuple) -> None:
     assert "make test" in text
     assert answers["python_version"] in text
     assert "==" not in text, "pins live in requirements.lock only"
+    assert ("redis-server" in text) == (answers["online_store"] == "redis")
     assert ci, "the CI file must parse as YAML"
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,28 +82,3 @@ def test_github_workflow_runs_lint_and_test_on_the_chosen_python(default_project
     assert commands == ['sudo install -d -o "$USER" /app', "make lint", "make test"]
     setup_python = next(step for step in steps if step.get("uses", "").startswith("actions/setup"))
     assert setup_python["with"]["python-version"] == "3.11"
-
-
-@pytest.mark.slow
-def test_make_data_and_features_on_a_fresh_bake_then_nothing_to_redo(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> None:
-    project = bake(tmp_path_factory.mktemp("data"))
-    first = make(project, "data", "features")
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    assert "Running stage 'generate'" in first.stdout
-    assert "materialized (backfill)" in first.stdout
-    again = make(project, "data", "features")
-    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
-    assert "Data and pipelines are up to date." in again.stdout
-    assert "materialized (incremental)" in again.stdout
-    demo = make(project, "demo")
-    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
-    assert "not found: [999999]" in demo.stdout
-    assert "no retraining needed" in demo.stdout
-    assert (project / "reports" / "releases" / "v1" / "evidence.md").is_file()
-    answer = re.search(r"^\{\n.*?^\}$", demo.stdout, re.MULTILINE | re.DOTALL)
-    assert answer, "make demo printed no served prediction"
-    served = json.loads(answer.group(0))
-    assert served["model_version"] == "1"
-    assert 0 <= served["fraud_probability"] <= 1

@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.bakery import CHOICES, CONTEXT, TEMPLATE
+from tests.bakery import CHOICES, CONTEXT, TEMPLATE, bake
+from tests.test_learning_path import LOCAL_WORKFLOW
 
 MKDOCS = Path(sys.executable).parent / "mkdocs"
+PROJECT_DOCS = TEMPLATE / "{{cookiecutter.project_slug}}" / "docs"
 
 
 @pytest.fixture(scope="module")
@@ -62,3 +64,58 @@ def test_getting_started_shows_the_readme_commands(site: Path) -> None:
     for command in ("make demo", "make test"):
         assert command in text
         assert command in readme
+
+
+BASH_BLOCK = re.compile(r"```bash\n(.*?)```", re.DOTALL)
+# Baking a project: the bake tests run cookiecutter with every option.
+BAKING = (".venv/bin/cookiecutter", "cd ")
+# Run by tests/test_baked_project.py on a default bake.
+RUN_BY_BAKED_PROJECT_TESTS = {"lint", "test", "info", "help"}
+# Quoted but only checked to exist: each needs something this machine and CI do not have.
+EXISTENCE_ONLY = {
+    "stack-kubeflow": "a Kubeflow Pipelines cluster",
+    "kfp-run": "a Kubeflow Pipelines cluster",
+    "pipeline-image": "a Docker engine and a registry",
+    "pipeline-image-cuda": "a Docker engine and a registry",
+    "data-push": "a shared DVC remote",
+    "data-pull": "a shared DVC remote",
+    "mlflow-ui": "a person with a browser (the project's e2e test serves it)",
+    "zenml-ui": "a person with a browser",
+    "bento-export": "nothing: the project's serving test exports a Bento",
+    "bench-features": "minutes of benchmarking (speed goals live in benchmark scripts)",
+    "bench-serving": "minutes of benchmarking",
+    "bench-training": "minutes of benchmarking",
+}
+
+
+def documented_commands() -> list[tuple[str, str]]:
+    """Every command line of a ```bash block of the site, with the page it is on."""
+    pages = [*sorted((TEMPLATE / "docs").rglob("*.md")), *sorted(PROJECT_DOCS.glob("*.md"))]
+    return [
+        (page.name, line.split("#")[0].strip())
+        for page in pages
+        for block in BASH_BLOCK.findall(page.read_text())
+        for line in block.splitlines()
+        if line.split("#")[0].strip()
+    ]
+
+
+def test_every_documented_command_is_real_and_the_local_ones_are_run_by_a_test(
+    tmp_path: Path,
+) -> None:
+    project = bake(tmp_path)
+    targets = set(re.findall(r"^([a-z][a-z0-9-]*):", (project / "Makefile").read_text(), re.M))
+    commands = documented_commands()
+    assert len(commands) > 40
+    project_targets = []
+    for page, command in commands:
+        if command.startswith(BAKING):
+            continue
+        assert command.startswith("make "), f"{page}: {command!r} is not a make command"
+        target = command.split()[1]
+        assert target in targets, f"{page}: `make {target}` is not a target of a baked project"
+        project_targets.append(target)
+    run = set(LOCAL_WORKFLOW) | RUN_BY_BAKED_PROJECT_TESTS
+    untested = set(project_targets) - run - EXISTENCE_ONLY.keys()
+    assert not untested, f"documented commands no test runs: {sorted(untested)}"
+    assert {"checkpoint", "train", "monitor", "evidence"} <= set(project_targets)

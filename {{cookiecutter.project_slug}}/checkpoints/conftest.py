@@ -1,0 +1,34 @@
+"""Shared pieces of the weekly checkpoints (`make checkpoint WEEK=N`).
+
+Checkpoints grade the learner's own project as it is now: its data, runs, models, reports.
+They change nothing. Each failure says what to do next.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import pytest
+
+from {{ cookiecutter.package_name }}.model import registry
+from {{ cookiecutter.package_name }}.settings import Settings, load_settings
+
+
+def next_step(message: str) -> NoReturn:
+    """Fail the checkpoint with what to do next (no traceback: the message is the lesson)."""
+    pytest.fail(message, pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """The project's settings, as the commands see them."""
+    return load_settings()
+
+
+@pytest.fixture(scope="session")
+def champion(settings: Settings) -> str:
+    """The champion's version; without one, the checkpoint fails with how to get one."""
+    version = registry.champion_version(settings)
+    if version is None:
+        next_step("there is no champion model yet: run `make train` (after `make data features`)")
+    return version

@@ -1,0 +1,35 @@
+"""Week 5: a Bento of the champion, and the service has answered with it."""
+
+from __future__ import annotations
+
+import json
+
+from checkpoints.conftest import next_step
+from {{ cookiecutter.package_name }}.model import registry
+from {{ cookiecutter.package_name }}.serving.bento import use_project_bentoml
+from {{ cookiecutter.package_name }}.settings import Settings
+
+
+def test_a_bento_carries_the_champion_and_its_lineage(settings: Settings, champion: str) -> None:
+    use_project_bentoml(settings)
+    import bentoml
+
+    lineage = (
+        registry.mlflow_client(settings)
+        .get_model_version(registry.model_name(settings), champion)
+        .run_id
+    )
+    wanted = {"mlflow_version": champion, "lineage_id": lineage}
+    bentos = bentoml.list(settings.serving.model_name)
+    if not any(wanted.items() <= bento.info.labels.items() for bento in bentos):
+        next_step(f"no Bento carries the champion (version {champion}): run `make bento`")
+
+
+def test_the_service_answered_with_the_champion(settings: Settings, champion: str) -> None:
+    log = settings.resolve(settings.serving.prediction_log)
+    lines = log.read_text().splitlines() if log.is_file() else []
+    if not any(json.loads(line)["model_version"] == champion for line in lines if line):
+        next_step(
+            f"the prediction log has no answer of version {champion}: run `make serve`, and in a "
+            "second terminal `make predict-example`"
+        )
