@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tests.conftest import copy_project
-from tests.e2e.test_training_pipeline import CLI, models, ok, run
+from tests.e2e.test_training_pipeline import CLI, models, ok, run, trained_project
 
 pytestmark = pytest.mark.e2e
 PREFIX = "{{ cookiecutter.package_name | upper }}_"
@@ -46,23 +46,10 @@ def newest_report(project: Path, kind: str) -> Path:
 @pytest.fixture(scope="module")
 def project(
     tmp_path_factory: pytest.TempPathFactory, online_store_environment: dict[str, str]
-) -> Path:
+) -> Iterator[Path]:
     """A committed project with clean data and one champion trained on it."""
     root = copy_project(tmp_path_factory.mktemp("monitoring") / "project")
-    edit_params(root, "data", n_customers=300, n_transactions=8000, days=30, fraud_rate=0.06)
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith(PREFIX)]:
-            patch.delenv(name)
-        for name, value in online_store_environment.items():
-            patch.setenv(name, value)
-        ok(run(root, "git", "init", "-q", "-b", "main"))
-        ok(run(root, sys.executable, "-m", "dvc", "init", "--quiet"))
-        ok(run(root, sys.executable, "-m", "dvc", "repro"))
-        ok(run(root, "git", "add", "--all"))
-        identity = ("-c", "user.name=t", "-c", "user.email=t@e.io")
-        ok(run(root, "git", *identity, "commit", "-qm", "data"))
-        ok(run(root, CLI, "features", "apply"))
-        assert "gate passed: version 1 is the champion" in ok(run(root, CLI, "train"))
+    with trained_project(root, online_store_environment):
         yield root
 
 

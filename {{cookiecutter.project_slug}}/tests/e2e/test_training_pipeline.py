@@ -11,6 +11,8 @@ import re
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -53,12 +55,9 @@ def audit_log(project: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines]
 
 
-@pytest.fixture(scope="module")
-def project(
-    tmp_path_factory: pytest.TempPathFactory, online_store_environment: dict[str, str]
-) -> Path:
-    """A committed project with data, features and one trained champion."""
-    root = copy_project(tmp_path_factory.mktemp("e2e") / "project")
+@contextmanager
+def trained_project(root: Path, online_store_environment: dict[str, str]) -> Iterator[Path]:
+    """Commit a project copy's data and train its first champion, with no outside settings."""
     params = yaml.safe_load((root / "params.yaml").read_text())
     params["data"].update(n_customers=300, n_transactions=8000, days=30, fraud_rate=0.06)
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
@@ -79,6 +78,16 @@ def project(
         ok(run(root, CLI, "features", "apply"))
         first = ok(run(root, CLI, "train"))
         assert "gate passed: version 1 is the champion" in first
+        yield root
+
+
+@pytest.fixture(scope="module")
+def project(
+    tmp_path_factory: pytest.TempPathFactory, online_store_environment: dict[str, str]
+) -> Iterator[Path]:
+    """A committed project with data, features and one trained champion."""
+    root = copy_project(tmp_path_factory.mktemp("e2e") / "project")
+    with trained_project(root, online_store_environment):
         yield root
 
 
