@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -11,33 +13,48 @@ import yaml
 
 from tests.bakery import bake, make
 
+# The baked project's modules whose tests are marked `online_store`.
+STORE_MODULES = {"tests/integration/test_feature_store.py", "tests/integration/test_serving.py"}
+
 
 @pytest.fixture(scope="module")
 def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bake(tmp_path_factory.mktemp("default"))
 
 
+def last_line(result: subprocess.CompletedProcess[str]) -> str:
+    """pytest's final summary line, after the run succeeded and said where its time went."""
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "time by layer: " in result.stdout, "make test must print each layer's wall time"
+    return result.stdout.strip().splitlines()[-1]
+
+
 @pytest.mark.slow
 def test_default_bake_passes_its_own_lint_and_tests(default_project: Path) -> None:
     result = make(default_project, "lint", "test")
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    summary = last_line(result)
     assert "Success: no issues found" in result.stdout, "mypy must have run"
-    summary = result.stdout.strip().splitlines()[-1]
     assert " passed" in summary
     assert "failed" not in summary
     assert "error" not in summary
+    if os.environ.get("CI") == "true":
+        assert "skipped" not in summary, "under CI=true every test must run, none may skip"
+    for layer in ("unit", "integration", "e2e"):
+        assert re.search(rf"\b{layer} \d+\.\d s", result.stdout), f"no time for {layer}"
 
 
 @pytest.mark.slow
-def test_redis_bake_passes_its_suite_against_a_real_redis_server(
+def test_redis_bake_runs_its_online_store_tests_against_a_real_redis_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
+    """Only the tests whose behaviour depends on the online store: the rest is the default's."""
     project = bake(tmp_path_factory.mktemp("redis"), online_store="redis")
-    result = make(project, "test")
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    summary = result.stdout.strip().splitlines()[-1]
+    result = make(project, "test", "TEST_ARGS=-m online_store -rA")
+    summary = last_line(result)
     assert " passed" in summary
     assert "skipped" not in summary, "the Redis tests must run, not skip"
+    passed = re.findall(r"^PASSED (tests/\S+?\.py)::", result.stdout, re.MULTILINE)
+    assert set(passed) == STORE_MODULES, "exactly the online store's tests run"
 
 
 @pytest.mark.slow

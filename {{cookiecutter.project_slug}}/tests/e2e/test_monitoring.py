@@ -19,10 +19,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import copy_project
-from tests.e2e.test_training_pipeline import CLI, models, ok, run, trained_project
+from tests.conftest import CLI, TRAINED_DATA, edit_params, ok, restored_afterwards, run
+from tests.e2e.test_training_pipeline import models
 
-pytestmark = pytest.mark.e2e
 PREFIX = "{{ cookiecutter.package_name | upper }}_"
 UNTOUCHED_BY_DRIFT = {"channel", "hour", "is_night", "txn_count_1h"}
 
@@ -33,24 +32,15 @@ def evidence(project: Path, *selector: str) -> tuple[Path, dict[str, Any]]:
     return page, json.loads(page.with_suffix(".json").read_text())
 
 
-def edit_params(project: Path, section: str, **values: Any) -> None:
-    params = yaml.safe_load((project / "params.yaml").read_text())
-    params[section].update(values)
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
 def newest_report(project: Path, kind: str) -> Path:
     return sorted((project / "reports" / kind).iterdir())[-1]
 
 
 @pytest.fixture(scope="module")
-def project(
-    tmp_path_factory: pytest.TempPathFactory, online_store_environment: dict[str, str]
-) -> Iterator[Path]:
-    """A committed project with clean data and one champion trained on it."""
-    root = copy_project(tmp_path_factory.mktemp("monitoring") / "project")
-    with trained_project(root, online_store_environment):
-        yield root
+def project(trained_project: Path) -> Iterator[Path]:
+    """The shared trained project (clean data, champion 1); its drift is undone afterwards."""
+    with restored_afterwards(trained_project):
+        yield trained_project
 
 
 def test_release_evidence_is_filled_from_the_real_sources(project: Path) -> None:
@@ -62,7 +52,7 @@ def test_release_evidence_is_filled_from_the_real_sources(project: Path) -> None
     for stage in lock["stages"].values():
         for out in stage["outs"]:
             assert record["data"]["dvc"][out["path"]] == out["md5"]
-    assert record["data"]["rows"] == 8000
+    assert record["data"]["rows"] == TRAINED_DATA["n_transactions"]
     assert record["features"]["feature_service"] == "fraud_model_v1"
     assert "txn_count_24h" in record["features"]["definition"]["customer_activity"]
     assert record["params"]["max_depth"] == "5"

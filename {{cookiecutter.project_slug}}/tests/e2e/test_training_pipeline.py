@@ -1,18 +1,15 @@
 """The whole job on the embedded local stack: data, features, training, gate, registry, scoring.
 
-Everything runs through the command line in a scratch git + DVC repository, as a user would.
+Everything runs through the command line in the session's trained project (a git + DVC
+repository with data, features and champion version 1), as a user would.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,29 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import copy_project, free_port, serving
+from tests.conftest import CLI, free_port, ok, restored_afterwards, run, serving
 
-pytestmark = pytest.mark.e2e
-CLI = str(Path(sys.executable).parent / "{{ cookiecutter.project_slug }}")
 WORSE_MODEL = {"{{ cookiecutter.package_name | upper }}_MODEL__MAX_DEPTH": "1", "{{ cookiecutter.package_name | upper }}_MODEL__N_ESTIMATORS": "1"}
-
-
-def run(
-    project: Path, *command: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-    return subprocess.run(
-        command,
-        cwd=project,
-        env={**os.environ, "PATH": path, **(env or {})},
-        capture_output=True,
-        text=True,
-    )
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout
 
 
 def models(project: Path) -> dict[str, dict[str, Any]]:
@@ -55,40 +32,11 @@ def audit_log(project: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines]
 
 
-@contextmanager
-def trained_project(root: Path, online_store_environment: dict[str, str]) -> Iterator[Path]:
-    """Commit a project copy's data and train its first champion, with no outside settings."""
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["data"].update(n_customers=300, n_transactions=8000, days=30, fraud_rate=0.06)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("{{ cookiecutter.package_name | upper }}_")]:
-            patch.delenv(name)
-        for name, value in online_store_environment.items():
-            patch.setenv(name, value)
-        ok(run(root, "git", "init", "-q", "-b", "main"))
-        ok(run(root, sys.executable, "-m", "dvc", "init", "--quiet"))
-        ok(run(root, sys.executable, "-m", "dvc", "repro"))
-        ok(run(root, "git", "add", "--all"))
-        ok(
-            run(
-                root, "git", "-c", "user.name=t", "-c", "user.email=t@e.io", "commit", "-qm", "data"
-            )
-        )
-        ok(run(root, CLI, "features", "apply"))
-        first = ok(run(root, CLI, "train"))
-        assert "gate passed: version 1 is the champion" in first
-        yield root
-
-
 @pytest.fixture(scope="module")
-def project(
-    tmp_path_factory: pytest.TempPathFactory, online_store_environment: dict[str, str]
-) -> Iterator[Path]:
-    """A committed project with data, features and one trained champion."""
-    root = copy_project(tmp_path_factory.mktemp("e2e") / "project")
-    with trained_project(root, online_store_environment):
-        yield root
+def project(trained_project: Path) -> Iterator[Path]:
+    """The shared trained project; this module's promotions are undone afterwards."""
+    with restored_afterwards(trained_project):
+        yield trained_project
 
 
 def test_first_model_becomes_champion_with_its_lineage(project: Path) -> None:

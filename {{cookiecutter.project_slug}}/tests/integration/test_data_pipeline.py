@@ -12,11 +12,9 @@ from pathlib import Path
 
 import boto3
 import pytest
-import yaml
 
-from tests.conftest import clean_environment, copy_project, free_port, serving
+from tests.conftest import clean_environment, copy_project, edit_params, free_port, serving
 
-pytestmark = pytest.mark.integration
 OUTPUTS = (
     "data/raw/customers.parquet",
     "data/raw/transactions.parquet",
@@ -41,13 +39,6 @@ def dvc(project: Path, *args: str, check: bool = True) -> subprocess.CompletedPr
 
 def digests(project: Path) -> dict[str, str]:
     return {name: hashlib.sha256((project / name).read_bytes()).hexdigest() for name in OUTPUTS}
-
-
-def edit_params(project: Path, section: str, **values: object) -> None:
-    params_file = project / "params.yaml"
-    params = yaml.safe_load(params_file.read_text())
-    params[section].update(values)
-    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
 
 
 @pytest.fixture

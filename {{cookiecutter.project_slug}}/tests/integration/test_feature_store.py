@@ -17,7 +17,7 @@ from {{ cookiecutter.package_name }}.features.store import apply_definitions, ma
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 from tests.conftest import ENV_PREFIX, SMALL_DATA, clean_environment, copy_project
 
-pytestmark = pytest.mark.integration
+pytestmark = pytest.mark.online_store
 
 
 @pytest.fixture(scope="module")
@@ -140,6 +140,6 @@ def wipe_online_store(settings: Settings, store: object) -> None:
         import redis
 
         host, port = online.connection_string.split(",")[0].split(":")
-        redis.Redis(host=host, port=int(port)).flushall()
+        redis.Redis(host=host, port=int(port)).flushdb()
     else:
         (settings.resolve(settings.feast.repo_path) / online.path).resolve().unlink()

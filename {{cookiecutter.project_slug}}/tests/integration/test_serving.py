@@ -1,16 +1,13 @@
 """The BentoML service over HTTP: `bentoml serve` on a free loopback port, real Feast and model.
 
-A small project is trained once; `{{ cookiecutter.project_slug }} bento` imports its champion and builds the
-Bento; each server runs through `{{ cookiecutter.project_slug }} serve`, as a user starts it.
+The session's trained project brings its champion and its Bento; each server runs through
+`{{ cookiecutter.project_slug }} serve`, as a user starts it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 import tarfile
 import time
 import urllib.error
@@ -24,10 +21,18 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import ENV_PREFIX, copy_project, free_port, online_store_type, serving
+from {{ cookiecutter.package_name }}.model.train import resolve_device
+from tests.conftest import (
+    CLI,
+    ENV_PREFIX,
+    free_port,
+    ok,
+    online_store_type,
+    restored_afterwards,
+    run,
+    serving,
+)
 
-BIN = Path(sys.executable).parent
-CLI = str(BIN / "{{ cookiecutter.project_slug }}")
 EXAMPLE = {
     "transaction_id": "t-1",
     "customer_id": 3,
@@ -36,20 +41,8 @@ EXAMPLE = {
     "channel": "online",
     "country": "US",
 }
+pytestmark = pytest.mark.online_store
 READY_LINE = "listening on http://127.0.0.1"
-
-
-def run(project: Path, *command: str, env: dict[str, str] | None = None) -> str:
-    path = f"{BIN}{os.pathsep}{os.environ['PATH']}"
-    result = subprocess.run(
-        command,
-        cwd=project,
-        env={**os.environ, "PATH": path, **(env or {})},
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout
 
 
 def call(
@@ -80,37 +73,19 @@ def wait_until_ready(port: int, deadline_s: float = 120) -> None:
 
 
 @pytest.fixture(scope="module")
-def project(
-    tmp_path_factory: pytest.TempPathFactory, online_store_environment: dict[str, str]
-) -> Iterator[Path]:
-    """A committed project with data, features, a champion and its Bento."""
-    root = copy_project(tmp_path_factory.mktemp("serving") / "project")
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["data"].update(n_customers=200, n_transactions=6000, days=30, fraud_rate=0.06)
-    (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    with pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith(ENV_PREFIX)]:
-            patch.delenv(name)
-        for name, value in online_store_environment.items():
-            patch.setenv(name, value)
-        run(root, "git", "init", "-q", "-b", "main")
-        run(root, sys.executable, "-m", "dvc", "init", "--quiet")
-        run(root, sys.executable, "-m", "dvc", "repro", "--quiet")
-        run(root, CLI, "features", "apply")
-        run(root, CLI, "train")
-        built = run(root, CLI, "bento")
-        assert "built Bento {{ cookiecutter.package_name }}:" in built
-        yield root
+def project(trained_project: Path) -> Iterator[Path]:
+    """The shared trained project with its Bento; what the requests change is undone afterwards."""
+    with restored_afterwards(trained_project):
+        yield trained_project
 
 
 @contextmanager
 def server(project: Path, *ready: str, env: dict[str, str] | None = None) -> Iterator[int]:
+    """`serve` on a free loopback port, as a user starts it; yields the port."""
     port = free_port()
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in (env or {}).items():
-            patch.setenv(name, value)
-        with serving([CLI, "serve", "--port", str(port)], *ready or (READY_LINE,), cwd=project):
-            yield port
+    command = [CLI, "serve", "--port", str(port)]
+    with serving(command, *ready or (READY_LINE,), cwd=project, env=env):
+        yield port
 
 
 @pytest.fixture(scope="module")
@@ -121,19 +96,19 @@ def port(project: Path) -> Iterator[int]:
 
 
 def champion(project: Path) -> dict[str, Any]:
-    listing = json.loads(run(project, CLI, "models", "--json"))
+    listing = json.loads(ok(run(project, CLI, "models", "--json")))
     return next(entry for entry in listing if "champion" in entry["aliases"])
 
 
 def test_bentos_carry_the_model_lineage_and_the_gpu_variant_a_cuda_image(project: Path) -> None:
     best = champion(project)
     bentos = project / "artifacts" / "bentoml" / "bentos" / "{{ cookiecutter.package_name }}"
-    built = run(project, CLI, "bento", "--gpu").strip().rsplit(":", 1)[1]
+    built = ok(run(project, CLI, "bento", "--gpu")).strip().rsplit(":", 1)[1]
     manifest = yaml.safe_load((bentos / built / "bento.yaml").read_text())
     assert manifest["labels"] == {"mlflow_version": best["version"], "lineage_id": best["run_id"]}
     dockerfile = (bentos / built / "env" / "docker" / "Dockerfile").read_text()
     assert "FROM nvidia/cuda:" in dockerfile
-    exported = Path(run(project, CLI, "bento-export").strip().rsplit(" ", 1)[1])
+    exported = Path(ok(run(project, CLI, "bento-export")).strip().rsplit(" ", 1)[1])
     with tarfile.open(exported) as archive:
         names = archive.getnames()
     assert any(n.endswith(".ubj") and "/models/{{ cookiecutter.package_name }}/" in n for n in names)
@@ -150,7 +125,7 @@ def test_a_transaction_is_scored_with_its_model_and_lineage(project: Path, port:
     assert answer["is_fraud"] == (answer["fraud_probability"] >= answer["threshold"])
     assert answer["features_missing"] is False
     assert answer["transaction_id"] == "t-1"
-    located = run(project, CLI, "evidence", "--lineage", answer["lineage_id"])
+    located = ok(run(project, CLI, "evidence", "--lineage", answer["lineage_id"]))
     page = Path(located.split("page: ")[1].splitlines()[0])
     assert page == project / "reports" / "releases" / f"v{best['version']}" / "evidence.md"
     text = page.read_text()
@@ -242,6 +217,7 @@ def test_every_prediction_is_in_the_prediction_log(project: Path, port: int) -> 
     assert {"amount", "hour", "txn_count_total", "amount_to_avg"} <= entry["features"].keys()
 
 
+@pytest.mark.e2e  # runs the pipeline it compares serving with
 def test_monitoring_reads_the_champion_s_rows_of_the_prediction_log(
     project: Path, port: int
 ) -> None:
@@ -254,13 +230,7 @@ def test_monitoring_reads_the_champion_s_rows_of_the_prediction_log(
         f"{ENV_PREFIX}MONITORING__MIN_ROWS": "10",
         f"{ENV_PREFIX}MONITORING__AUTO_RETRAIN": "false",
     }
-    result = subprocess.run(
-        [CLI, "monitor", "--source", "log", "--newest", "0"],
-        cwd=project,
-        env={**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **settings},
-        capture_output=True,
-        text=True,
-    )
+    result = run(project, CLI, "monitor", "--source", "log", "--newest", "0", env=settings)
     assert result.returncode in (0, 3), result.stdout[-2000:] + result.stderr[-2000:]
     report = sorted((project / "reports" / "monitoring").iterdir())[-1]
     summary = json.loads((report / "summary.json").read_text())
@@ -270,6 +240,7 @@ def test_monitoring_reads_the_champion_s_rows_of_the_prediction_log(
     assert (report / "drift.html").is_file()
 
 
+@pytest.mark.e2e  # runs the pipeline it compares serving with
 def test_served_probability_equals_batch_inference(project: Path, port: int) -> None:
     """After the newest data, online features equal point-in-time ones: no training/serving skew."""
     history = pd.read_parquet(project / "data" / "raw" / "transactions.parquet")
@@ -279,7 +250,9 @@ def test_served_probability_equals_batch_inference(project: Path, port: int) -> 
     rows["event_timestamp"] = later
     new_file = project / "data" / "new_transactions.parquet"
     rows.to_parquet(new_file, index=False)
-    written = run(project, CLI, "infer", "--path", "data/new_transactions.parquet", "--newest", "0")
+    written = ok(
+        run(project, CLI, "infer", "--path", "data/new_transactions.parquet", "--newest", "0")
+    )
     offline = pd.read_parquet(written.strip().rsplit(" ", 1)[1])
     offline = offline.set_index(offline["transaction_id"].astype(str))
     batch = [
@@ -320,7 +293,7 @@ def test_readiness_waits_for_the_model(project: Path, tmp_path: Path) -> None:
         assert call(port, "/readyz")[0] == 503
         status, answer = call(port, "/predict", EXAMPLE)
         assert status == 503 and "loading" in str(answer)
-        run(project, CLI, "bento", env=empty_store)
+        ok(run(project, CLI, "bento", env=empty_store))
         wait_until_ready(port)
         assert call(port, "/predict", EXAMPLE)[0] == 200
 
@@ -341,8 +314,9 @@ def test_an_unavailable_online_store_gives_503(project: Path, tmp_path: Path) ->
     assert "online feature store is unavailable" in str(answer)
 
 
-def test_the_gpu_variant_falls_back_to_cpu_without_a_gpu(project: Path) -> None:
+def test_the_gpu_variant_serves_on_the_gpu_or_falls_back_to_cpu(project: Path) -> None:
     cuda = {f"{ENV_PREFIX}SERVING__DEVICE": "cuda"}
-    with server(project, "falling back to CPU", env=cuda) as port:
+    on_this_machine = "on cuda" if resolve_device("auto") == "cuda" else "falling back to CPU"
+    with server(project, on_this_machine, env=cuda) as port:
         wait_until_ready(port)
         assert call(port, "/predict", EXAMPLE)[0] == 200
