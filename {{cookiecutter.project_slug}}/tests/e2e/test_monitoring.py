@@ -1,8 +1,9 @@
 """Quality gate, drift monitoring with its retraining trigger, and release evidence, end to end.
 
-One scratch project goes through a model's life: trained on clean data, monitored without
-drift, then its data drifts (and a param changes), monitoring asks for and then starts a
-retraining, and finally a broken batch is refused by the quality gate.
+The session's trained project goes through a model's life: trained on clean data, monitored
+without drift, then its data drifts (and a param changes), monitoring asks for and then starts a
+retraining, and finally a broken batch is refused by the quality gate. Its files are restored
+afterwards.
 """
 
 from __future__ import annotations

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import tarfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from {{ cookiecutter.package_name }}.model.train import resolve_device
 from tests.conftest import (
     CLI,
     ENV_PREFIX,
+    Server,
     free_port,
     ok,
     online_store_type,
@@ -65,11 +68,28 @@ def call(
         return status, text
 
 
-def wait_until_ready(port: int, deadline_s: float = 120) -> None:
-    """Poll /readyz until it answers 200 (the model loads in the background)."""
+@dataclass(frozen=True)
+class Running:
+    """A `serve` process and the loopback port it answers on."""
+
+    port: int
+    server: Server
+
+
+def wait_until_ready(service: Running, deadline_s: float = 120) -> None:
+    """Poll /readyz until it answers 200 (the model loads in the background).
+
+    A server that dies or stays unready past the deadline fails the test with its last output.
+    """
     deadline = time.monotonic() + deadline_s
-    while call(port, "/readyz")[0] != 200:
-        assert time.monotonic() < deadline, "/readyz never answered 200"
+    while call(service.port, "/readyz")[0] != 200:
+        if service.server.process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(
+                f"/readyz never answered 200 (exit code {service.server.process.poll()}); "
+                f"the server's last output:\n{service.server.output()[-3000:]}"
+            )
+        with suppress(subprocess.TimeoutExpired):  # the pause between probes ends if it dies
+            service.server.process.wait(timeout=0.2)
 
 
 @pytest.fixture(scope="module")
@@ -80,19 +100,19 @@ def project(trained_project: Path) -> Iterator[Path]:
 
 
 @contextmanager
-def server(project: Path, *ready: str, env: dict[str, str] | None = None) -> Iterator[int]:
-    """`serve` on a free loopback port, as a user starts it; yields the port."""
+def server(project: Path, *ready: str, env: dict[str, str] | None = None) -> Iterator[Running]:
+    """`serve` on a free loopback port, as a user starts it."""
     port = free_port()
     command = [CLI, "serve", "--port", str(port)]
-    with serving(command, *ready or (READY_LINE,), cwd=project, env=env):
-        yield port
+    with serving(command, *ready or (READY_LINE,), cwd=project, env=env) as started:
+        yield Running(port, started)
 
 
 @pytest.fixture(scope="module")
 def port(project: Path) -> Iterator[int]:
-    with server(project) as port:
-        wait_until_ready(port)
-        yield port
+    with server(project) as service:
+        wait_until_ready(service)
+        yield service.port
 
 
 def champion(project: Path) -> dict[str, Any]:
@@ -276,8 +296,9 @@ def test_served_probability_equals_batch_inference(project: Path, port: int) -> 
 
 def test_an_api_key_guards_predictions_but_not_probes(project: Path) -> None:
     key = "s3cret-key"
-    with server(project, env={f"{ENV_PREFIX}SERVING__API_KEY": key}) as port:
-        wait_until_ready(port)
+    with server(project, env={f"{ENV_PREFIX}SERVING__API_KEY": key}) as service:
+        wait_until_ready(service)
+        port = service.port
         status, answer = call(port, "/predict", EXAMPLE)
         assert status == 401 and "X-API-Key" in str(answer)
         assert call(port, "/predict", EXAMPLE, key="wrong")[0] == 401
@@ -288,13 +309,14 @@ def test_an_api_key_guards_predictions_but_not_probes(project: Path) -> None:
 
 def test_readiness_waits_for_the_model(project: Path, tmp_path: Path) -> None:
     empty_store = {"BENTOML_HOME": str(tmp_path / "bentoml")}
-    with server(project, env=empty_store) as port:
+    with server(project, env=empty_store) as service:
+        port = service.port
         assert call(port, "/livez")[0] == 200
         assert call(port, "/readyz")[0] == 503
         status, answer = call(port, "/predict", EXAMPLE)
         assert status == 503 and "loading" in str(answer)
         ok(run(project, CLI, "bento", env=empty_store))
-        wait_until_ready(port)
+        wait_until_ready(service)
         assert call(port, "/predict", EXAMPLE)[0] == 200
 
 
@@ -307,9 +329,9 @@ def test_an_unavailable_online_store_gives_503(project: Path, tmp_path: Path) ->
     else:
         cwd, env = tmp_path / "copy", {}
         shutil.copytree(project, cwd, ignore=shutil.ignore_patterns(".git", "online_store.db"))
-    with server(cwd, env=env) as port:
-        wait_until_ready(port)
-        status, answer = call(port, "/predict", EXAMPLE)
+    with server(cwd, env=env) as service:
+        wait_until_ready(service)
+        status, answer = call(service.port, "/predict", EXAMPLE)
     assert status == 503
     assert "online feature store is unavailable" in str(answer)
 
@@ -317,6 +339,6 @@ def test_an_unavailable_online_store_gives_503(project: Path, tmp_path: Path) ->
 def test_the_gpu_variant_serves_on_the_gpu_or_falls_back_to_cpu(project: Path) -> None:
     cuda = {f"{ENV_PREFIX}SERVING__DEVICE": "cuda"}
     on_this_machine = "on cuda" if resolve_device("auto") == "cuda" else "falling back to CPU"
-    with server(project, on_this_machine, env=cuda) as port:
-        wait_until_ready(port)
-        assert call(port, "/predict", EXAMPLE)[0] == 200
+    with server(project, on_this_machine, env=cuda) as service:
+        wait_until_ready(service)
+        assert call(service.port, "/predict", EXAMPLE)[0] == 200
