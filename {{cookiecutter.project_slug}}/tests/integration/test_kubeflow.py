@@ -30,7 +30,7 @@ from tests.conftest import ENV_PREFIX, SMALL_DATA, copy_project, free_port, serv
 BIN = Path(sys.executable).parent
 CLI = str(BIN / "{{ cookiecutter.project_slug }}")
 ENTRYPOINT = ["python", "-m", "zenml.entrypoints.entrypoint"]
-IMAGE = "registry.example.com/ml/{{ cookiecutter.project_slug }}:0.1.0"
+IMAGE = "registry.example.com/ml/{{ cookiecutter.project_slug }}:{{ cookiecutter.version }}"
 BUCKET = "pipelines"
 APP = Path("/app")
 APP_MARKER = ".emptied-by-the-kfp-spec-test"
@@ -137,7 +137,7 @@ def test_compiled_specs_mirror_the_zenml_pipelines(project: Path, gpu: bool) -> 
         assert len(snapshot) == 1
         assert upstream_by_step(spec) == zenml_dag(project, snapshot.pop())
         for step, container in tasks.items():
-            assert container["image"] == "registry.invalid/sandbox/{{ cookiecutter.project_slug }}:0.1.0"
+            assert container["image"] == "registry.invalid/sandbox/{{ cookiecutter.project_slug }}:{{ cookiecutter.version }}"
             assert container["command"] == ENTRYPOINT
             assert container["args"][container["args"].index("--step_name") + 1] == step
             resources = container["resources"]
