@@ -8,7 +8,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -95,11 +95,14 @@ def free_port() -> int:
 
 
 class Server:
-    """A real server started by a test: its process and the last lines it printed."""
+    """A real server started by a test: its process and every line it printed.
+
+    All lines are kept: a bounded buffer could drop the ready line before the waiter wakes.
+    """
 
     def __init__(self, process: subprocess.Popen[str]) -> None:
         self.process = process
-        self.lines: deque[str] = deque(maxlen=200)
+        self.lines: list[str] = []
         self.output_ended = False
         self.changed = threading.Condition()
 

@@ -13,7 +13,15 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import clean_environment, copy_project, edit_params, free_port, serving
+from tests.conftest import (
+    BIN,
+    CLI,
+    clean_environment,
+    copy_project,
+    edit_params,
+    free_port,
+    serving,
+)
 
 OUTPUTS = (
     "data/raw/customers.parquet",
@@ -24,7 +32,7 @@ OUTPUTS = (
 
 def run(project: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run a command in the project with the virtualenv first on PATH (DVC stages need the CLI)."""
-    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    path = f"{BIN}{os.pathsep}{os.environ['PATH']}"
     result = subprocess.run(
         command, cwd=project, env={**os.environ, "PATH": path}, capture_output=True, text=True
     )
@@ -71,7 +79,7 @@ def test_repro_runs_both_stages_then_nothing_then_only_what_a_param_touches(
 def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A real S3 API (moto's server) on a free loopback port, with throwaway credentials."""
     port = free_port()
-    moto = str(Path(sys.executable).parent / "moto_server")
+    moto = str(BIN / "moto_server")
     with serving([moto, "-H", "127.0.0.1", "-p", str(port)], "Running on"):
         endpoint = f"http://127.0.0.1:{port}"
         for name, value in {
@@ -95,7 +103,7 @@ def test_push_and_pull_through_an_s3_remote(repository: Path, s3_endpoint: str) 
     boto3.client("s3").create_bucket(Bucket="dvc-remote")
     edit_params(repository, "storage", kind="s3", remote_url="s3://dvc-remote/project")
     dvc(repository, "repro")
-    run(repository, str(Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"), "data", "remote")
+    run(repository, CLI, "data", "remote")
     before = digests(repository)
     dvc(repository, "push")
     stored = boto3.client("s3").list_objects_v2(Bucket="dvc-remote")["Contents"]
@@ -107,9 +115,7 @@ def test_push_and_pull_through_an_s3_remote(repository: Path, s3_endpoint: str) 
 
 def test_push_and_pull_round_trip_byte_identical_files(repository: Path) -> None:
     dvc(repository, "repro")
-    configure = run(
-        repository, str(Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"), "data", "remote"
-    )
+    configure = run(repository, CLI, "data", "remote")
     assert "verify on" in configure.stdout
     assert "verify = true" in (repository / ".dvc" / "config").read_text()
     before = digests(repository)
@@ -121,7 +127,7 @@ def test_push_and_pull_round_trip_byte_identical_files(repository: Path) -> None
 
 def test_a_corrupted_download_is_detected(repository: Path) -> None:
     dvc(repository, "repro")
-    run(repository, str(Path(sys.executable).parent / "{{ cookiecutter.project_slug }}"), "data", "remote")
+    run(repository, CLI, "data", "remote")
     dvc(repository, "push")
     remote = repository.parent / "remote"
     stored = [path for path in remote.rglob("*") if path.is_file()]

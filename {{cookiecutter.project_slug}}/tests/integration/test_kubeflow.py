@@ -25,10 +25,8 @@ from google.protobuf import json_format
 from kfp import dsl
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from tests.conftest import ENV_PREFIX, SMALL_DATA, copy_project, free_port, serving
+from tests.conftest import BIN, CLI, ENV_PREFIX, SMALL_DATA, copy_project, free_port, serving
 
-BIN = Path(sys.executable).parent
-CLI = str(BIN / "{{ cookiecutter.project_slug }}")
 ENTRYPOINT = ["python", "-m", "zenml.entrypoints.entrypoint"]
 IMAGE = "registry.example.com/ml/{{ cookiecutter.project_slug }}:{{ cookiecutter.version }}"
 BUCKET = "pipelines"

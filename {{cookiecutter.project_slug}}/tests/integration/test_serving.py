@@ -36,6 +36,7 @@ from tests.conftest import (
     serving,
 )
 
+pytestmark = pytest.mark.online_store
 EXAMPLE = {
     "transaction_id": "t-1",
     "customer_id": 3,
@@ -44,7 +45,6 @@ EXAMPLE = {
     "channel": "online",
     "country": "US",
 }
-pytestmark = pytest.mark.online_store
 READY_LINE = "listening on http://127.0.0.1"
 
 
