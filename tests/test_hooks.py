@@ -67,7 +67,7 @@ def test_every_error_names_what_is_allowed(tmp_path: Path) -> None:
 def test_a_valid_custom_name_bakes(tmp_path: Path) -> None:
     result = run_cookiecutter_cli(tmp_path, "project_name=Card Risk 2", "author_email=a@b.io")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert (tmp_path / "card-risk-2" / "src" / "card_risk_2" / "cli.py").is_file()
+    assert (tmp_path / "card-risk-2" / "src" / "card_risk_2" / "cli" / "__init__.py").is_file()
 
 
 @pytest.mark.parametrize(

@@ -38,7 +38,7 @@ def build_throughput(rows: int) -> tuple[float, int]:
 
 def lookup_latencies(customer_ids: np.ndarray, batch: int, repeats: int) -> list[float]:
     """Milliseconds per `online_features` call for batches of `batch` customers."""
-    features = CustomerFeatures(load_settings())
+    features = CustomerFeatures.of(load_settings())
     rng = np.random.default_rng(0)
     features.online_features([int(customer_ids[0])])  # warm-up: connections, caches
     timings = []

@@ -33,14 +33,9 @@ from typing import Any
 from {{ cookiecutter.package_name }}.serving.schemas import Prediction, Transaction
 
 BIN = Path(sys.executable).parent
-REQUEST = {
-    "transaction_id": "bench",
-    "customer_id": 3,
-    "amount": 129.9,
-    "merchant_category": "electronics",
-    "channel": "online",
-    "country": "US",
-}
+# Every measurement posts the request that `make predict-example` sends.
+EXAMPLE_FILE = Path(__file__).resolve().parents[1] / "examples" / "predict_request.json"
+REQUEST = json.loads(EXAMPLE_FILE.read_text())
 CONCURRENCY = (1, 32)
 
 
@@ -84,7 +79,7 @@ def _scorer() -> Any:
     model = TrainedModel.from_bytes(Path(stored.path_of(MODEL_FILE)).read_bytes())
     served = ServedModel(model, stored.info.labels["mlflow_version"], "benchmark")
     device = serving_device(settings.serving.device)
-    return Scorer(settings, served, CustomerFeatures(settings), device)
+    return Scorer(settings, served, CustomerFeatures.of(settings), device)
 
 
 def free_port() -> int:

@@ -66,7 +66,7 @@ def plain_functions() -> None:
     """The pipeline's work up to evaluation, called directly."""
     settings = load_settings()
     labels = validate(pd.read_parquet(DataFiles.of(settings).transactions), TRANSACTIONS)
-    frame = CustomerFeatures(settings).training_set(labels)
+    frame = CustomerFeatures.of(settings).training_set(labels)
     older, newest = split_by_time(frame, settings.model.test_fraction)
     model = train(older, settings.model, model_columns(settings.features), seed=settings.seed)
     evaluate(model, newest, settings.model.target_fpr)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from checkpoints.conftest import next_step
-from {{ cookiecutter.package_name }}.model import registry
+from {{ cookiecutter.package_name }}.model import registry, tags
 from {{ cookiecutter.package_name }}.settings import Settings
 
 
@@ -14,7 +14,7 @@ def test_the_champion_s_training_data_passed_the_quality_gate(
 ) -> None:
     client = registry.mlflow_client(settings)
     run_id = client.get_model_version(registry.model_name(settings), champion).run_id
-    gate = json.loads(client.get_run(run_id).data.tags.get("quality_gate", "{}"))
+    gate = json.loads(client.get_run(run_id).data.tags.get(tags.QUALITY_GATE, "{}"))
     if not gate.get("passed"):
         next_step(
             f"the champion's training run (version {champion}) has no passed quality gate: "

@@ -1,8 +1,8 @@
 """Feast objects: the customer entity, the feature table source, its views and the model's service.
 
 The training pipeline and the serving code both ask for the `fraud_model_v1` feature service, so
-they always get the same features. Extension point: declare a new column of the feature table
-(src/{{ cookiecutter.package_name }}/features/build.py) in a view below.
+they always get the same features. The views take their fields from the feature names in
+src/{{ cookiecutter.package_name }}/features/build.py, so a new feature is named there only.
 """
 
 from datetime import timedelta
@@ -10,9 +10,13 @@ from datetime import timedelta
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
 from feast.types import Float64, String
 
+from {{ cookiecutter.package_name }}.data.contract import TIME
 from {{ cookiecutter.package_name }}.data.files import DataFiles
-from {{ cookiecutter.package_name }}.features.build import window_features
+from {{ cookiecutter.package_name }}.features.build import PROFILE_FEATURES, window_features
 from {{ cookiecutter.package_name }}.settings import load_settings
+
+# Feast's type for each Python type that features/build.py gives a feature.
+FEAST_TYPES = {float: Float64, str: String}
 
 settings = load_settings()
 ttl = timedelta(days=settings.features.ttl_days)
@@ -27,7 +31,7 @@ customer = Entity(
 customer_features_source = FileSource(
     name="customer_features",
     path=str(DataFiles.of(settings).features),
-    timestamp_field="event_timestamp",
+    timestamp_field=TIME,
     created_timestamp_column="created",
     description="Customer state after each transaction (DVC stage `features`).",
 )
@@ -47,14 +51,7 @@ customer_profile = FeatureView(
     name="customer_profile",
     entities=[customer],
     ttl=ttl,
-    schema=[
-        Field(name="txn_count_total", dtype=Float64),
-        Field(name="avg_amount", dtype=Float64),
-        Field(name="night_share", dtype=Float64),
-        Field(name="foreign_share", dtype=Float64),
-        Field(name="last_transaction_unix", dtype=Float64),
-        Field(name="home_country", dtype=String),
-    ],
+    schema=[Field(name=name, dtype=FEAST_TYPES[kind]) for name, kind in PROFILE_FEATURES.items()],
     source=customer_features_source,
     description="Long-run spending habits of the customer.",
 )

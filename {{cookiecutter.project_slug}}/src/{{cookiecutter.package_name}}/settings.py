@@ -129,7 +129,11 @@ class QualitySettings(Section):
 
 
 class MonitoringSettings(Section):
-    """Drift detection against the champion's training set, and when it starts a retraining."""
+    """Drift detection against the champion's training set, and when it starts a retraining.
+
+    `schedule` is when Kubeflow runs the monitoring pipeline: KFP's cron, six fields with the
+    seconds first (`0 0 6 * * *` is 06:00 every day).
+    """
 
     numerical_drift_threshold: float = Field(default=0.2, gt=0)
     categorical_drift_threshold: float = Field(default=0.1, gt=0, le=1)
@@ -137,12 +141,13 @@ class MonitoringSettings(Section):
     score_drift_threshold: float = Field(default=0.2, gt=0)
     min_rows: int = Field(default=200, ge=10)
     auto_retrain: bool = True
+    schedule: str = Field(default="0 0 6 * * *", pattern=r"^\S+( \S+){5}$")
 
 
 class ServingSettings(Section):
     """The online service: its model, device, workers, limits and optional API key."""
 
-    model_name: str = Field(default="fraud_detection", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
+    model_name: str = Field(default="{{ cookiecutter.package_name }}", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     workers: int = Field(default=1, ge=1, le=64)
     max_batch_size: int = Field(default=256, ge=1, le=10_000)
@@ -174,8 +179,12 @@ class TrackingSettings(Section):
         return self.tracking_uri
 
 
-class Settings(BaseSettings):
-    """Every tunable of the project. Build it with `load_settings()`."""
+class Workspace(BaseSettings):
+    """Where things live: folders, storage, Feast, MLflow and the served model.
+
+    The process that does the work reads these from params.yaml and its own environment (a pod
+    reads the pod's), so they never travel as run parameters. Build it with `load_workspace()`.
+    """
 
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -186,19 +195,11 @@ class Settings(BaseSettings):
     )
 
     project_root: Path = Field(default_factory=Path.cwd, exclude=True)
-    seed: int = Field(default=42, ge=0)
     paths: PathSettings = PathSettings()
     storage: StorageSettings
-    data: DataSettings = DataSettings()
-    features: FeatureSettings = FeatureSettings()
     feast: FeastSettings = FeastSettings()
-    model: ModelSettings = ModelSettings()
-    gate: GateSettings = GateSettings()
-    quality: QualitySettings = QualitySettings()
-    monitoring: MonitoringSettings = MonitoringSettings()
     tracking: TrackingSettings = TrackingSettings()
     serving: ServingSettings = ServingSettings()
-    kubeflow: KubeflowSettings = KubeflowSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -217,10 +218,49 @@ class Settings(BaseSettings):
         return path if path.is_absolute() else self.project_root / path
 
 
+class Settings(Workspace):
+    """Every tunable: the workspace plus the decisions a run makes. Build it with `load_settings()`.
+
+    Only entry points (the CLI, the local runner, the Kubeflow compile) load it; they hand each
+    pipeline step its section as a step parameter, so a run shows and records what it used.
+    """
+
+    seed: int = Field(default=42, ge=0)
+    data: DataSettings = DataSettings()
+    features: FeatureSettings = FeatureSettings()
+    model: ModelSettings = ModelSettings()
+    gate: GateSettings = GateSettings()
+    quality: QualitySettings = QualitySettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    kubeflow: KubeflowSettings = KubeflowSettings()
+
+    def with_overrides(self, assignments: list[str]) -> Settings:
+        """A copy with `section.key=value` assignments applied (values parsed as YAML), validated.
+
+        This is how one run changes a decision without editing params.yaml.
+        """
+        values = self.model_dump()
+        for assignment in assignments:
+            path, separator, text = assignment.partition("=")
+            keys = path.strip().split(".")
+            if not separator or not all(keys):
+                raise ValueError(f"override {assignment!r}: write section.key=value")
+            node = values
+            for key in keys[:-1]:
+                if not isinstance(node.get(key), dict):
+                    raise ValueError(f"override {assignment!r}: {key!r} is not a settings section")
+                node = node[key]
+            if keys[-1] not in node:
+                raise ValueError(f"override {assignment!r}: unknown setting {path.strip()!r}")
+            node[keys[-1]] = yaml.safe_load(text)
+        return type(self).model_validate({**values, "project_root": self.project_root})
+
+
 class _ProjectDotEnv(PydanticBaseSettingsSource):
     """The project's own keys of .env; other tools' variables there (e.g. KFP_HOST) are theirs.
 
-    A misspelt key with the project's prefix still fails validation.
+    A misspelt key with the project's prefix still fails validation; a decision's key is left to
+    `Settings` when a `Workspace` is read.
     """
 
     def __init__(self, source: PydanticBaseSettingsSource) -> None:
@@ -237,8 +277,17 @@ class _ProjectDotEnv(PydanticBaseSettingsSource):
         return {
             key: value
             for key, value in self.source().items()
-            if key in fields or key.upper().startswith(ENV_PREFIX)
+            if key in fields
+            or (
+                key.upper().startswith(ENV_PREFIX)
+                and _section(key) not in _DECISIONS - fields.keys()
+            )
         }
+
+
+def _section(key: str) -> str:
+    """The top-level setting a prefixed variable names (`X_GATE__MIN_RECALL` -> `gate`)."""
+    return key.upper().removeprefix(ENV_PREFIX).split("__")[0].lower()
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -253,7 +302,21 @@ def find_project_root(start: Path | None = None) -> Path:
 def load_settings(project_root: Path | None = None) -> Settings:
     """Read params.yaml of the project, apply environment overrides and validate everything."""
     root = project_root or find_project_root()
+    return Settings(project_root=root, _env_file=root / ".env", **_params(root))
+
+
+def load_workspace(project_root: Path | None = None) -> Workspace:
+    """Read only where things live (for a pipeline step, which gets its decisions as parameters)."""
+    root = project_root or find_project_root()
+    values = {key: value for key, value in _params(root).items() if key not in _DECISIONS}
+    return Workspace(project_root=root, _env_file=root / ".env", **values)
+
+
+def _params(root: Path) -> dict[str, Any]:
     values: Any = yaml.safe_load((root / PARAMS_FILE).read_text()) or {}
     if not isinstance(values, dict):
         raise ValueError(f"{root / PARAMS_FILE} must hold a mapping of settings")
-    return Settings(project_root=root, _env_file=root / ".env", **values)
+    return values
+
+
+_DECISIONS = Settings.model_fields.keys() - Workspace.model_fields.keys()

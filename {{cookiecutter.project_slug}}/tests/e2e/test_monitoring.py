@@ -20,10 +20,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import CLI, TRAINED_DATA, edit_params, ok, restored_afterwards, run
 from tests.e2e.test_training_pipeline import models
+from tests.helpers import CLI, ENV_PREFIX, TRAINED_DATA, edit_params, ok, restored_afterwards, run
 
-PREFIX = "{{ cookiecutter.package_name | upper }}_"
 UNTOUCHED_BY_DRIFT = {"channel", "hour", "is_night", "txn_count_1h"}
 
 
@@ -81,13 +80,14 @@ def test_monitoring_without_drift_triggers_nothing(project: Path) -> None:
     report = newest_report(project, "monitoring")
     assert report.name.endswith("-v1")
     summary = json.loads((report / "summary.json").read_text())
-    assert summary["retrain"] is False and summary["current_rows"] == 1500
+    assert summary["failed_tests"] == [] and summary["current_rows"] == 1500
     assert summary["performance"]["RocAuc"] > 0.5  # the batch has labels
     assert (report / "drift.html").is_file() and (report / "drift.json").is_file()
     assert set(models(project)) == {"1"}
     assert not (project / "reports" / "retraining_request.json").exists()
     _, record = evidence(project, "--version", "1")
-    assert record["drift"]["last_monitoring"]["drift_share"] == summary["drift_share"]
+    last = record["drift"]["last_monitoring"]
+    assert (last["drift_share"], last["action"]) == (summary["drift_share"], "none")
 
 
 def test_drift_on_asks_for_retraining_and_then_retrains(project: Path) -> None:
@@ -95,14 +95,16 @@ def test_drift_on_asks_for_retraining_and_then_retrains(project: Path) -> None:
     edit_params(project, "model", max_depth=4)
     ok(run(project, sys.executable, "-m", "dvc", "repro"))
 
-    pending = run(project, CLI, "monitor", env={f"{PREFIX}MONITORING__AUTO_RETRAIN": "false"})
+    pending = run(project, CLI, "monitor", env={f"{ENV_PREFIX}MONITORING__AUTO_RETRAIN": "false"})
     assert pending.returncode == 3, pending.stdout[-2000:] + pending.stderr[-2000:]
     request = json.loads((project / "reports" / "retraining_request.json").read_text())
-    assert request["retrain"] is True and request["monitoring"]["model_version"] == "1"
+    assert request["action"] == "request" and request["monitoring"]["model_version"] == "1"
     drifted = set(request["monitoring"]["drifted_features"])
     assert {"amount", "merchant_category"} <= drifted
     assert not drifted & UNTOUCHED_BY_DRIFT
     assert set(models(project)) == {"1"}
+    _, pending_record = evidence(project, "--version", "1")
+    assert pending_record["drift"]["last_monitoring"]["action"] == "request"
 
     retrained = ok(run(project, CLI, "monitor"))
     assert "retrained: version 2" in retrained
@@ -114,7 +116,8 @@ def test_drift_on_asks_for_retraining_and_then_retrains(project: Path) -> None:
     raw = "data/raw/transactions.parquet"
     assert new["data"]["dvc"][raw] != old["data"]["dvc"][raw]
     trigger = new["drift"]["retraining_trigger"]
-    assert trigger["retrain"] is True and trigger["model_version"] == "1"
+    assert (trigger["action"], trigger["model_version"]) == ("retrain", "1")
+    assert any(reason.startswith("Share of Drifted Columns") for reason in trigger["reasons"])
     assert new["metrics"]["compared_with_champion"] == "1"
 
 

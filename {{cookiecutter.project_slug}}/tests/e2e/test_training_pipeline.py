@@ -17,9 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from tests.conftest import CLI, free_port, ok, restored_afterwards, run, serving
+from tests.helpers import CLI, free_port, ok, restored_afterwards, run, serving
 
-WORSE_MODEL = {"{{ cookiecutter.package_name | upper }}_MODEL__MAX_DEPTH": "1", "{{ cookiecutter.package_name | upper }}_MODEL__N_ESTIMATORS": "1"}
+WORSE_MODEL = ["model.max_depth=1", "model.n_estimators=1", "gate.min_roc_auc=0.999"]
 
 
 def models(project: Path) -> dict[str, dict[str, Any]]:
@@ -80,13 +80,29 @@ def test_same_data_and_params_give_the_same_metrics_and_may_replace_the_champion
 def test_worse_model_stays_challenger_and_rollback_restores_the_previous_champion(
     project: Path,
 ) -> None:
-    worse = run(project, CLI, "train", env=WORSE_MODEL)
+    params_before = (project / "params.yaml").read_bytes()
+    overrides = [argument for setting in WORSE_MODEL for argument in ("--set", setting)]
+    worse = run(project, CLI, "train", *overrides)
     assert worse.returncode == 1
     assert "gate failed for version 3" in worse.stderr
+    assert "roc_auc" in worse.stderr and "< minimum 0.999" in worse.stderr
     assert "champion stays 2" in worse.stderr
+    assert (project / "params.yaml").read_bytes() == params_before
     versions = models(project)
     assert versions["3"]["aliases"] == ["challenger"]
     assert "champion" in versions["2"]["aliases"]
+    assert json.loads(versions["3"]["tags"]["gate_thresholds"])["min_roc_auc"] == 0.999
+    record = json.loads((project / "reports" / "releases" / "v3" / "evidence.json").read_text())
+    assert record["params"]["gate.min_roc_auc"] == "0.999"  # the MLflow run's params
+    assert (record["params"]["max_depth"], record["params"]["n_estimators"]) == ("1", "1")
+    assert record["metrics"]["gate"]["thresholds"]["min_roc_auc"] == 0.999
+    assert record["metrics"]["run_overrides"] == WORSE_MODEL
+    page = (project / "reports" / "releases" / "v3" / "evidence.md").read_text()
+    assert "Settings overridden for this run: model.max_depth=1, model.n_estimators=1" in page
+    unknown = run(project, CLI, "train", "--set", "gate.min_auc=0.9")
+    assert unknown.returncode == 1
+    assert "unknown setting 'gate.min_auc'" in unknown.stderr
+    assert set(models(project)) == {"1", "2", "3"}
     rolled = ok(run(project, CLI, "rollback", "--approver", "oncall", "--reason", "drill"))
     assert "version 1 is the champion again" in rolled
     assert "champion" in models(project)["1"]["aliases"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 import shutil
 import subprocess
 import sys
@@ -13,13 +12,15 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.conftest import (
+from tests.helpers import (
     BIN,
     CLI,
     clean_environment,
     copy_project,
     edit_params,
     free_port,
+    ok,
+    run,
     serving,
 )
 
@@ -30,19 +31,12 @@ OUTPUTS = (
 )
 
 
-def run(project: Path, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run a command in the project with the virtualenv first on PATH (DVC stages need the CLI)."""
-    path = f"{BIN}{os.pathsep}{os.environ['PATH']}"
-    result = subprocess.run(
-        command, cwd=project, env={**os.environ, "PATH": path}, capture_output=True, text=True
-    )
-    if check and result.returncode != 0:
-        pytest.fail(f"{' '.join(command)} failed:\n{result.stdout}\n{result.stderr}")
-    return result
-
-
 def dvc(project: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return run(project, sys.executable, "-m", "dvc", *args, check=check)
+    """Run DVC in the project; its stages call the project's CLI, found through PATH."""
+    result = run(project, sys.executable, "-m", "dvc", *args)
+    if check:
+        ok(result)
+    return result
 
 
 def digests(project: Path) -> dict[str, str]:
@@ -56,7 +50,7 @@ def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     clean_environment(monkeypatch)
     edit_params(project, "data", n_customers=100, n_transactions=2000, days=10)
     edit_params(project, "storage", remote_url="../remote")
-    run(project, "git", "init", "-q", "-b", "main")
+    ok(run(project, "git", "init", "-q", "-b", "main"))
     dvc(project, "init", "--quiet")
     return project
 
@@ -72,7 +66,7 @@ def test_repro_runs_both_stages_then_nothing_then_only_what_a_param_touches(
     third = dvc(repository, "repro")
     assert "Stage 'generate' didn't change, skipping" in third.stdout
     assert "Running stage 'features'" in third.stdout
-    assert set(run(repository, "git", "check-ignore", *OUTPUTS).stdout.split()) == set(OUTPUTS)
+    assert set(ok(run(repository, "git", "check-ignore", *OUTPUTS)).split()) == set(OUTPUTS)
 
 
 @pytest.fixture
@@ -103,7 +97,7 @@ def test_push_and_pull_through_an_s3_remote(repository: Path, s3_endpoint: str) 
     boto3.client("s3").create_bucket(Bucket="dvc-remote")
     edit_params(repository, "storage", kind="s3", remote_url="s3://dvc-remote/project")
     dvc(repository, "repro")
-    run(repository, CLI, "data", "remote")
+    ok(run(repository, CLI, "data", "remote"))
     before = digests(repository)
     dvc(repository, "push")
     stored = boto3.client("s3").list_objects_v2(Bucket="dvc-remote")["Contents"]
@@ -115,8 +109,8 @@ def test_push_and_pull_through_an_s3_remote(repository: Path, s3_endpoint: str) 
 
 def test_push_and_pull_round_trip_byte_identical_files(repository: Path) -> None:
     dvc(repository, "repro")
-    configure = run(repository, CLI, "data", "remote")
-    assert "verify on" in configure.stdout
+    configure = ok(run(repository, CLI, "data", "remote"))
+    assert "verify on" in configure
     assert "verify = true" in (repository / ".dvc" / "config").read_text()
     before = digests(repository)
     dvc(repository, "push")
@@ -127,7 +121,7 @@ def test_push_and_pull_round_trip_byte_identical_files(repository: Path) -> None
 
 def test_a_corrupted_download_is_detected(repository: Path) -> None:
     dvc(repository, "repro")
-    run(repository, CLI, "data", "remote")
+    ok(run(repository, CLI, "data", "remote"))
     dvc(repository, "push")
     remote = repository.parent / "remote"
     stored = [path for path in remote.rglob("*") if path.is_file()]

@@ -15,7 +15,13 @@ from {{ cookiecutter.package_name }}.features.build import PROFILE_FEATURES, win
 from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures, DroppedRowsError
 from {{ cookiecutter.package_name }}.features.store import apply_definitions, materialize, open_store
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
-from tests.conftest import ENV_PREFIX, SMALL_DATA, clean_environment, copy_project
+from tests.helpers import (
+    ENV_PREFIX,
+    SMALL_DATA,
+    clean_environment,
+    copy_project,
+    flush_redis,
+)
 
 pytestmark = pytest.mark.online_store
 
@@ -60,7 +66,7 @@ def test_historical_value_at_t_equals_online_value_after_materializing_to_t(
     cutoff = feature_table["event_timestamp"].quantile(0.6).floor("s").to_pydatetime()
     store.materialize(start_date=start, end_date=cutoff)
     customers = sorted(feature_table["customer_id"].unique())[:40]
-    features = CustomerFeatures(project, store)
+    features = CustomerFeatures(project, project.features, store)
     online = features.online_features(customers).values.set_index("customer_id")
     at_cutoff = pd.DataFrame({"customer_id": customers, "event_timestamp": cutoff})
     historical = (
@@ -80,7 +86,7 @@ def test_training_set_keeps_every_label_row_in_order(
     project: Settings, transactions: pd.DataFrame
 ) -> None:
     labels = transactions.sample(500, random_state=1)
-    training = CustomerFeatures(project).training_set(labels)
+    training = CustomerFeatures.of(project).training_set(labels)
     assert list(training["transaction_id"]) == list(labels["transaction_id"])
     assert training["txn_count_total"].notna().all()
     assert (training["days_since_previous"].dropna() > 0).all()
@@ -90,9 +96,9 @@ def test_training_set_in_customer_chunks_equals_one_join(
     project: Settings, transactions: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     labels = transactions.sample(600, random_state=2)
-    whole = CustomerFeatures(project).training_set(labels)
+    whole = CustomerFeatures.of(project).training_set(labels)
     monkeypatch.setattr(retrieval, "CHUNK_ROWS", 100)
-    chunked = CustomerFeatures(project).training_set(labels)
+    chunked = CustomerFeatures.of(project).training_set(labels)
     pd.testing.assert_frame_equal(chunked, whole)
 
 
@@ -103,7 +109,7 @@ def test_training_set_refuses_rows_the_join_would_drop(
     too_late = timedelta(days=project.features.ttl_days + 400)
     labels.loc[labels.index[:3], "event_timestamp"] += too_late
     with pytest.raises(DroppedRowsError, match="dropped 3 of 20 label rows"):
-        CustomerFeatures(project).training_set(labels)
+        CustomerFeatures.of(project).training_set(labels)
 
 
 def test_online_lookup_lists_unknown_customers(
@@ -111,7 +117,7 @@ def test_online_lookup_lists_unknown_customers(
 ) -> None:
     materialize(open_store(project), feature_table)
     known = int(feature_table["customer_id"].iloc[-1])
-    result = CustomerFeatures(project).online_features([known, 10_000_001])
+    result = CustomerFeatures.of(project).online_features([known, 10_000_001])
     assert result.missing == [10_000_001]
     values = result.values.set_index("customer_id")
     assert values.loc[known, "txn_count_total"] > 0
@@ -129,7 +135,7 @@ def test_materialize_backfills_first_then_runs_incrementally_and_rebuilds_a_wipe
     rebuilt = materialize(open_store(project), feature_table)
     assert rebuilt.mode == "backfill"
     newest = feature_table.sort_values("event_timestamp").iloc[-1]
-    values = CustomerFeatures(project).online_features([int(newest["customer_id"])]).values
+    values = CustomerFeatures.of(project).online_features([int(newest["customer_id"])]).values
     assert values["txn_count_total"].iloc[0] == newest["txn_count_total"]
 
 
@@ -137,9 +143,6 @@ def wipe_online_store(settings: Settings, store: object) -> None:
     """Lose the online store as an operator might: delete the SQLite file or flush Redis."""
     online = store.config.online_store  # type: ignore[attr-defined]
     if online.type == "redis":
-        import redis
-
-        host, port = online.connection_string.split(",")[0].split(":")
-        redis.Redis(host=host, port=int(port)).flushdb()
+        flush_redis(online.connection_string)
     else:
         (settings.resolve(settings.feast.repo_path) / online.path).resolve().unlink()

@@ -25,7 +25,17 @@ from google.protobuf import json_format
 from kfp import dsl
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from tests.conftest import BIN, CLI, ENV_PREFIX, SMALL_DATA, copy_project, free_port, serving
+from tests.helpers import (
+    BIN,
+    CLI,
+    ENV_PREFIX,
+    SMALL_DATA,
+    copy_project,
+    free_port,
+    ok,
+    run,
+    serving,
+)
 
 ENTRYPOINT = ["python", "-m", "zenml.entrypoints.entrypoint"]
 IMAGE = "registry.example.com/ml/{{ cookiecutter.project_slug }}:{{ cookiecutter.version }}"
@@ -38,19 +48,6 @@ POD_CREDENTIALS = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def run(project: Path, *command: str, env: dict[str, str]) -> str:
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIX)}
-    result = subprocess.run(
-        command,
-        cwd=project,
-        env={**inherited, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **env},
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout
 
 
 def read_spec(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -89,7 +86,8 @@ def upstream_by_step(spec: dict[str, Any]) -> dict[str, set[str]]:
 def zenml(project: Path, code: str) -> Any:
     """Ask the project's ZenML store (as the CLI sees it) and return the printed JSON."""
     environment = {"ZENML_CONFIG_PATH": str(project / ".zenml"), "ZENML_ANALYTICS_OPT_IN": "false"}
-    return json.loads(run(project, sys.executable, "-c", code, env=environment).splitlines()[-1])
+    output = ok(run(project, sys.executable, "-c", code, env=environment, inherit_settings=False))
+    return json.loads(output.splitlines()[-1])
 
 
 def zenml_dag(project: Path, snapshot_id: str) -> dict[str, set[str]]:
@@ -111,24 +109,39 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A committed project with its data: git and DVC, as a team's repository would be."""
     root = copy_project(tmp_path_factory.mktemp("kubeflow") / "project")
     env = {f"{ENV_PREFIX}{name}": value for name, value in SMALL_DATA.items()}
-    run(root, "git", "init", "-q", "-b", "main", env={})
-    run(root, sys.executable, "-m", "dvc", "init", "--quiet", env={})
-    run(root, sys.executable, "-m", "dvc", "repro", "--quiet", env=env)
+    ok(run(root, "git", "init", "-q", "-b", "main", inherit_settings=False))
+    ok(run(root, sys.executable, "-m", "dvc", "init", "--quiet", inherit_settings=False))
+    ok(run(root, sys.executable, "-m", "dvc", "repro", "--quiet", env=env, inherit_settings=False))
     return root
 
 
 def compile_specs(project: Path, env: dict[str, str]) -> str:
     shutil.rmtree(project / "build", ignore_errors=True)
-    return run(project, CLI, "kfp", "compile", env=env)
+    return ok(run(project, CLI, "kfp", "compile", env=env, inherit_settings=False))
+
+
+def step_parameters(spec: dict[str, Any], step: str) -> dict[str, Any]:
+    """The parameters a task declares (its step's ZenML parameters), with their values."""
+    task = next(t for t in spec["root"]["dag"]["tasks"].values() if t["taskInfo"]["name"] == step)
+    inputs = spec["components"][task["componentRef"]["name"]]["inputDefinitions"]["parameters"]
+    return {name: declared["defaultValue"] for name, declared in inputs.items()}
 
 
 @pytest.mark.parametrize("gpu", [False, True])
 def test_compiled_specs_mirror_the_zenml_pipelines(project: Path, gpu: bool) -> None:
-    env = {f"{ENV_PREFIX}KUBEFLOW__GPU": str(gpu).lower()}
+    env = {f"{ENV_PREFIX}KUBEFLOW__GPU": str(gpu).lower(), f"{ENV_PREFIX}GATE__MIN_ROC_AUC": "0.8"}
     output = compile_specs(project, env)
     assert "sandbox" in output and "submission skipped" in output
+    assert sorted(path.name for path in (project / "build" / "kfp").glob("*.yaml")) == [
+        "batch_inference.run.yaml",
+        "batch_inference.yaml",
+        "monitoring.run.yaml",
+        "monitoring.yaml",
+        "training.run.yaml",
+        "training.yaml",
+    ]
 
-    for name in ("training", "batch_inference"):
+    for name in ("training", "batch_inference", "monitoring"):
         spec, platform = read_spec(project / "build" / "kfp" / f"{name}.yaml")
         tasks = containers(spec)
         snapshot = {snapshot_of(container) for container in tasks.values()}
@@ -159,6 +172,32 @@ def test_compiled_specs_mirror_the_zenml_pipelines(project: Path, gpu: bool) -> 
         else:
             assert gpu_steps == set()
             assert scheduled == {}
+    assert_every_decision_is_a_step_parameter(project / "build" / "kfp", project / "params.yaml")
+
+
+def assert_every_decision_is_a_step_parameter(folder: Path, params_file: Path) -> None:
+    """Gate (with the environment's 0.8), XGBoost, quality and drift settings, and the schedule."""
+    params = yaml.safe_load(params_file.read_text())
+    training, _ = read_spec(folder / "training.yaml")
+    gate = step_parameters(training, "promotion_gate")["gate"]
+    assert gate == {**params["gate"], "min_roc_auc": 0.8}
+    train_model = step_parameters(training, "train_model")
+    assert train_model["model"]["n_estimators"] == params["model"]["n_estimators"]
+    assert train_model["model"]["learning_rate"] == params["model"]["learning_rate"]
+    assert train_model["seed"] == params["seed"]
+    assert step_parameters(training, "check_quality")["quality"] == params["quality"]
+    assert step_parameters(training, "split_train_test") == {
+        "test_fraction": params["model"]["test_fraction"]
+    }
+    monitoring, _ = read_spec(folder / "monitoring.yaml")
+    drift = step_parameters(monitoring, "check_champion_drift")["monitoring"]
+    assert drift["drift_share_threshold"] == params["monitoring"]["drift_share_threshold"]
+    assert step_parameters(monitoring, "decide_retraining") == {
+        "auto_retrain": params["monitoring"]["auto_retrain"]
+    }
+    schedule = json.loads((folder / "monitoring.schedule.json").read_text())
+    assert schedule["cron_expression"] == params["monitoring"]["schedule"]
+    assert not (folder / "training.schedule.json").exists()
 
 
 @pytest.fixture(scope="module")
@@ -237,29 +276,19 @@ def pod_command(command: list[str]) -> list[str]:
     return command
 
 
-@pytest.mark.e2e  # every task of the spec is a real step run
-def test_the_compiled_training_spec_runs_task_by_task(
-    project: Path, cluster: dict[str, str], tmp_path: Path
-) -> None:
-    run(project, CLI, "data", "remote", env=cluster)
-    run(project, sys.executable, "-m", "dvc", "push", "--quiet", env=cluster)
-    run(project, "git", "add", "--all", env={})
-    identity = ["-c", "user.name=t", "-c", "user.email=t@e.io"]
-    run(project, "git", *identity, "commit", "-qm", "data on s3", env={})
-    output = compile_specs(project, cluster)
-    assert "sandbox" not in output
-
-    spec, _ = read_spec(project / "build" / "kfp" / "training.yaml")
+def execute_spec(path: Path, pods: Path) -> dict[str, dict[str, Any]]:
+    """Run every task of a compiled spec in DAG order, as its pod would; return the containers."""
+    spec, _ = read_spec(path)
     tasks = containers(spec)
     assert {c["image"] for c in tasks.values()} == {IMAGE}
-    job_name = f"training-{uuid.uuid4().hex[:8]}"  # what KFP substitutes, one per execution
+    job_name = f"{path.stem}-{uuid.uuid4().hex[:8]}"  # what KFP substitutes, one per execution
     for step in TopologicalSorter(upstream_by_step(spec)).static_order():
         container = tasks[step]
         env = {
             item["name"]: item["value"].replace(dsl.PIPELINE_JOB_NAME_PLACEHOLDER, job_name)
             for item in container["env"]
         }
-        home = tmp_path / "pods" / step
+        home = pods / path.stem / step
         home.mkdir(parents=True)
         pod_env = {"PATH": f"{BIN}{os.pathsep}/usr/bin:/bin", "HOME": str(home), **POD_CREDENTIALS}
         result = subprocess.run(
@@ -269,15 +298,48 @@ def test_the_compiled_training_spec_runs_task_by_task(
             text=True,
         )
         assert result.returncode == 0, f"{step}: {result.stdout[-2000:]}{result.stderr[-3000:]}"
+    return tasks
 
-    snapshot_id = snapshot_of(tasks["train_model"])
+
+def completed_run(project: Path, tasks: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The status of the ZenML run the tasks joined, and of each of its steps."""
+    snapshot_id = snapshot_of(next(iter(tasks.values())))
     code = (
         "import json; from zenml.client import Client; "
         f"r = Client().list_pipeline_runs(snapshot_id='{snapshot_id}').items[0]; "
         "print(json.dumps({'status': r.status.value, "
         "'steps': {n: s.status.value for n, s in r.steps.items()}}))"
     )
-    outcome = zenml(project, code)
+    result: dict[str, Any] = zenml(project, code)
+    return result
+
+
+@pytest.mark.e2e  # every task of the specs is a real step run
+def test_the_compiled_training_and_monitoring_specs_run_task_by_task(
+    project: Path, cluster: dict[str, str], tmp_path: Path
+) -> None:
+    ok(run(project, CLI, "data", "remote", env=cluster, inherit_settings=False))
+    ok(
+        run(
+            project,
+            sys.executable,
+            "-m",
+            "dvc",
+            "push",
+            "--quiet",
+            env=cluster,
+            inherit_settings=False,
+        )
+    )
+    ok(run(project, "git", "add", "--all", inherit_settings=False))
+    identity = ["-c", "user.name=t", "-c", "user.email=t@e.io"]
+    ok(run(project, "git", *identity, "commit", "-qm", "data on s3", inherit_settings=False))
+    output = compile_specs(project, cluster)
+    assert "sandbox" not in output
+
+    folder = project / "build" / "kfp"
+    tasks = execute_spec(folder / "training.yaml", tmp_path / "pods")
+    outcome = completed_run(project, tasks)
     assert outcome["status"] == "completed"
     assert outcome["steps"] == dict.fromkeys(tasks, "completed")
 
@@ -288,18 +350,26 @@ def test_the_compiled_training_spec_runs_task_by_task(
     run_data = registry.get_run(str(champion.run_id)).data
     assert run_data.metrics["roc_auc"] > 0.5
     assert champion.tags["feast_feature_service"] == "fraud_model_v1"
-    commit = run(project, "git", "rev-parse", "HEAD", env={}).strip()
+    commit = ok(run(project, "git", "rev-parse", "HEAD", inherit_settings=False)).strip()
     assert (champion.tags["git_commit"], champion.tags["git_dirty"]) == (commit, "false")
     artifacts = registry.list_artifacts(str(champion.run_id), "plots")
     assert {Path(item.path).name for item in artifacts} >= {"roc_curve.png", "pr_curve.png"}
+
+    monitoring = execute_spec(folder / "monitoring.yaml", tmp_path / "pods")
+    assert completed_run(project, monitoring)["steps"] == dict.fromkeys(monitoring, "completed")
+    judged = registry.get_model_version("{{ cookiecutter.package_name }}", champion.version)
+    decision = json.loads(judged.tags["last_monitoring"])
+    assert decision["model_version"] == champion.version and decision["source"] == "batch"
+    assert decision["action"] in {"none", "retrain"}  # unchanged data; either way it is recorded
+    assert 0 <= decision["drift_share"] <= 1
 
 
 def test_stack_kubeflow_registers_the_recipe_idempotently(
     project: Path, cluster: dict[str, str]
 ) -> None:
     for _ in range(2):
-        assert "registered ZenML stack kubeflow" in run(
-            project, CLI, "stack", "kubeflow", env=cluster
+        assert "registered ZenML stack kubeflow" in ok(
+            run(project, CLI, "stack", "kubeflow", env=cluster, inherit_settings=False)
         )
     code = (
         "import json; from zenml.client import Client; c = Client(); "
@@ -316,7 +386,9 @@ def test_stack_kubeflow_registers_the_recipe_idempotently(
         "image_builder": ["local"],
         "experiment_tracker": ["mlflow"],
     }
-    assert run(project, CLI, "kfp", "image", env=cluster).strip() == IMAGE
+    assert (
+        ok(run(project, CLI, "kfp", "image", env=cluster, inherit_settings=False)).strip() == IMAGE
+    )
 
 
 def last_error_line(project: Path, *command: str, env: dict[str, str]) -> str:

@@ -23,11 +23,14 @@ import pandas as pd
 import pytest
 import yaml
 
+from {{ cookiecutter.package_name }}.data.files import RAW_TRANSACTIONS
+from {{ cookiecutter.package_name }}.features.store import REDIS_VARIABLE
 from {{ cookiecutter.package_name }}.model.train import resolve_device
-from tests.conftest import (
+from tests.helpers import (
     CLI,
     ENV_PREFIX,
     Server,
+    example_request,
     free_port,
     ok,
     online_store_type,
@@ -37,14 +40,7 @@ from tests.conftest import (
 )
 
 pytestmark = pytest.mark.online_store
-EXAMPLE = {
-    "transaction_id": "t-1",
-    "customer_id": 3,
-    "amount": 129.9,
-    "merchant_category": "electronics",
-    "channel": "online",
-    "country": "US",
-}
+EXAMPLE = example_request()
 READY_LINE = "listening on http://127.0.0.1"
 
 
@@ -144,7 +140,7 @@ def test_a_transaction_is_scored_with_its_model_and_lineage(project: Path, port:
     assert 0 <= answer["fraud_probability"] <= 1
     assert answer["is_fraud"] == (answer["fraud_probability"] >= answer["threshold"])
     assert answer["features_missing"] is False
-    assert answer["transaction_id"] == "t-1"
+    assert answer["transaction_id"] == EXAMPLE["transaction_id"]
     located = ok(run(project, CLI, "evidence", "--lineage", answer["lineage_id"]))
     page = Path(located.split("page: ")[1].splitlines()[0])
     assert page == project / "reports" / "releases" / f"v{best['version']}" / "evidence.md"
@@ -263,7 +259,7 @@ def test_monitoring_reads_the_champion_s_rows_of_the_prediction_log(
 @pytest.mark.e2e  # runs the pipeline it compares serving with
 def test_served_probability_equals_batch_inference(project: Path, port: int) -> None:
     """After the newest data, online features equal point-in-time ones: no training/serving skew."""
-    history = pd.read_parquet(project / "data" / "raw" / "transactions.parquet")
+    history = pd.read_parquet(project / RAW_TRANSACTIONS)
     later = history["event_timestamp"].max() + pd.Timedelta(hours=2)
     rows = history.drop_duplicates("customer_id").head(6).copy()
     rows["transaction_id"] = history["transaction_id"].max() + 1 + pd.RangeIndex(len(rows))
@@ -324,7 +320,7 @@ def test_an_unavailable_online_store_gives_503(project: Path, tmp_path: Path) ->
     if online_store_type() == "redis":
         cwd, env = (
             project,
-            {f"{ENV_PREFIX}FEAST__REDIS_CONNECTION_STRING": f"127.0.0.1:{free_port()}"},
+            {REDIS_VARIABLE: f"127.0.0.1:{free_port()}"},
         )
     else:
         cwd, env = tmp_path / "copy", {}

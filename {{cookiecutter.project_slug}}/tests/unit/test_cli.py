@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import typer
 import yaml
+from typer.core import TyperGroup
 from typer.testing import CliRunner
 
 from {{ cookiecutter.package_name }}.cli import app
@@ -58,8 +60,63 @@ def test_info_reports_the_pinned_stack_and_matches_the_lock(project_copy: Path) 
         assert report["stack"][tool] != "missing", tool
 
 
+# The command line the Makefile, the docs and the checkpoints call: it must not change shape.
+COMMANDS = {
+    "settings",
+    "info",
+    "data generate",
+    "data remote",
+    "features build",
+    "features apply",
+    "features online",
+    "stack",
+    "kfp compile",
+    "kfp image",
+    "kfp run",
+    "ui",
+    "train",
+    "infer",
+    "monitor",
+    "promote",
+    "rollback",
+    "evidence",
+    "models",
+    "bento",
+    "serve",
+    "send",
+    "bento-export",
+}
+
+
+def leaf_commands(group: TyperGroup, prefix: str = "") -> set[str]:
+    names = set()
+    for name, command in group.commands.items():
+        if isinstance(command, TyperGroup):
+            names |= leaf_commands(command, f"{prefix}{name} ")
+        else:
+            names.add(f"{prefix}{name}")
+    return names
+
+
+def test_the_command_groups_add_up_to_the_documented_command_line() -> None:
+    root = typer.main.get_command(app)
+    assert isinstance(root, TyperGroup)
+    assert leaf_commands(root) == COMMANDS
+
+
 def test_help_of_every_command_ends_with_an_example() -> None:
-    for command in ("settings", "info"):
-        result = runner.invoke(app, [command, "--help"])
-        assert result.exit_code == 0
+    for command in sorted(COMMANDS):
+        result = runner.invoke(app, [*command.split(), "--help"])
+        assert result.exit_code == 0, result.output
         assert "Example:" in result.output, command
+
+
+def test_help_imports_none_of_the_heavy_libraries() -> None:
+    heavy = ("pandas", "mlflow", "bentoml", "feast", "zenml", "kfp", "xgboost", "evidently")
+    probe = (
+        "import sys; from {{ cookiecutter.package_name }}.cli import app; "
+        f"print(sorted(set({heavy!r}) & set(sys.modules)))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

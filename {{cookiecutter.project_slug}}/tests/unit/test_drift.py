@@ -1,4 +1,8 @@
-"""Drift scores, the drifted share and the retraining decision on controlled shifts."""
+"""Drift scores, the drifted share and the retraining decision on controlled shifts.
+
+Evidently's tests decide: a column drifted when its test failed; retraining is called for when the
+drifted-share test or the score's drift test failed.
+"""
 
 from __future__ import annotations
 
@@ -40,10 +44,21 @@ def test_only_the_shifted_features_drift(tmp_path: Path) -> None:
     assert result.score_drift > MonitoringSettings().score_drift_threshold
     assert 0.5 < result.performance["RocAuc"] <= 1.0
     assert (tmp_path / "drift.html").is_file() and (tmp_path / "drift.json").is_file()
-    decision = decide(result, MonitoringSettings())
-    assert decision.retrain
-    assert "2 of 4 features drifted (amount, merchant_category)" in decision.reasons[0]
-    assert "fraud_probability drifted" in decision.reasons[1]
+    decision = decide(result.failed_tests, auto_retrain=True)
+    assert (decision.retrain, decision.action) == (True, "retrain")
+    assert decision.reasons[0].startswith("Share of Drifted Columns: Less 0.250")
+    assert "Actual value 0.500 >= 0.250" in decision.reasons[0]
+    assert decision.reasons[1].startswith("Value Drift for column fraud_probability")
+    assert decide(result.failed_tests, auto_retrain=False).action == "request"
+
+
+def test_one_drifted_feature_below_the_share_does_not_call_for_retraining(tmp_path: Path) -> None:
+    reference, current = frame(3000, 1), frame(1000, 2, category_high=4)
+    settings = MonitoringSettings(drift_share_threshold=0.5)
+    result = check_drift(reference, current, FEATURES, settings, 0.5, tmp_path)
+    assert result.drifted_features == ["merchant_category"]
+    assert result.failed_tests == []
+    assert decide(result.failed_tests, auto_retrain=True).action == "none"
 
 
 def test_the_same_distribution_triggers_nothing(tmp_path: Path) -> None:
@@ -52,7 +67,7 @@ def test_the_same_distribution_triggers_nothing(tmp_path: Path) -> None:
     )
     assert result.drifted_features == []
     assert result.score_drift < MonitoringSettings().score_drift_threshold
-    assert decide(result, MonitoringSettings()).retrain is False
+    assert decide(result.failed_tests, auto_retrain=True).retrain is False
 
 
 def test_rows_without_labels_get_drift_but_no_performance(tmp_path: Path) -> None:
@@ -77,9 +92,10 @@ def test_a_pending_request_records_why(project_copy: Path) -> None:
         0.5,
         project_copy,
     )
-    path = write_request(settings, decide(result, settings.monitoring), {"model_version": "7"})
+    decision = decide(result.failed_tests, auto_retrain=False)
+    path = write_request(settings, decision, {"model_version": "7"})
     assert path == request_path(settings)
     request = json.loads(path.read_text())
-    assert request["retrain"] is True
+    assert (request["retrain"], request["action"]) == (True, "request")
     assert request["monitoring"] == {"model_version": "7"}
     assert request["reasons"] and request["requested_at"]

@@ -13,7 +13,7 @@ from {{ cookiecutter.package_name }}.orchestration.cluster_stack import (
 from {{ cookiecutter.package_name }}.orchestration.kubeflow_orchestrator import kubernetes_quantity
 from {{ cookiecutter.package_name }}.orchestration.kubeflow_runs import merge
 from {{ cookiecutter.package_name }}.settings import load_settings
-from tests.conftest import PROJECT_ROOT
+from tests.helpers import PROJECT_ROOT
 
 
 def test_placeholders_take_the_variable_then_the_default() -> None:

@@ -6,8 +6,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from {{ cookiecutter.package_name }}.settings import find_project_root, load_settings
-from tests.conftest import ENV_PREFIX
+from {{ cookiecutter.package_name }}.settings import Workspace, find_project_root, load_settings, load_workspace
+from tests.helpers import ENV_PREFIX
 
 
 def test_params_yaml_is_the_source(project_copy: Path) -> None:
@@ -41,6 +41,33 @@ def test_dotenv_keys_of_other_tools_are_left_to_them(project_copy: Path) -> None
     (project_copy / ".env").write_text(f"{ENV_PREFIX}SEEDD=3\n")
     with pytest.raises(ValidationError, match="seedd"):
         load_settings(project_copy)
+
+
+def test_a_workspace_holds_where_things_live_and_no_decision(project_copy: Path) -> None:
+    (project_copy / ".env").write_text(f"{ENV_PREFIX}GATE__MIN_ROC_AUC=0.9\n{ENV_PREFIX}SEED=3\n")
+    workspace = load_workspace(project_copy)
+    assert type(workspace) is Workspace
+    assert not hasattr(workspace, "gate") and not hasattr(workspace, "seed")
+    assert workspace.feast == load_settings(project_copy).feast
+    (project_copy / ".env").write_text(f"{ENV_PREFIX}FEAST__REPO=elsewhere\n")
+    with pytest.raises(ValidationError, match="repo"):
+        load_workspace(project_copy)
+
+
+def test_overrides_change_one_run_and_are_validated(project_copy: Path) -> None:
+    params = (project_copy / "params.yaml").read_bytes()
+    settings = load_settings(project_copy)
+    changed = settings.with_overrides(["gate.min_roc_auc=0.9", "model.max_depth=3"])
+    assert (changed.gate.min_roc_auc, changed.model.max_depth) == (0.9, 3)
+    assert changed.gate.min_recall == settings.gate.min_recall
+    assert changed.project_root == settings.project_root
+    assert (project_copy / "params.yaml").read_bytes() == params
+    with pytest.raises(ValueError, match=r"unknown setting 'gate\.min_auc'"):
+        settings.with_overrides(["gate.min_auc=0.9"])
+    with pytest.raises(ValueError, match=r"write section\.key=value"):
+        settings.with_overrides(["gate.min_roc_auc"])
+    with pytest.raises(ValidationError, match="less than or equal to 1"):
+        settings.with_overrides(["gate.min_roc_auc=2"])
 
 
 def test_relative_paths_resolve_against_the_project_root(

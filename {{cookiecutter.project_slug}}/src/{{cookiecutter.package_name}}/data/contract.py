@@ -13,8 +13,23 @@ import pandera.pandas as pa
 import pyarrow as pa_arrow
 from pandera.errors import SchemaErrors
 
-from {{ cookiecutter.package_name }}.data.generate import CHANNELS, MERCHANT_CATEGORIES
-
+# The only values of the categorical columns. A value's position is its code for the model, so
+# models trained earlier depend on this order: add values at the end, never reorder.
+MERCHANT_CATEGORIES = (
+    "grocery",
+    "restaurant",
+    "fuel",
+    "retail",
+    "electronics",
+    "travel",
+    "entertainment",
+    "gambling",
+)
+CHANNELS = ("pos", "online", "atm")
+CATEGORICAL = {"merchant_category": MERCHANT_CATEGORIES, "channel": CHANNELS}
+# The column the model learns to predict, and the one that orders transactions in time.
+LABEL = "is_fraud"
+TIME = "event_timestamp"
 MAX_AMOUNT = 50_000.0
 COUNTRY_CODE = r"^[A-Z]{2}$"
 
@@ -27,14 +42,14 @@ HAS_ROWS = pa.Check(lambda frame: len(frame) > 0, name="has_rows", error="the ta
 TRANSACTION_COLUMNS = {
     "transaction_id": pa.Column("int64", unique=True, nullable=False),
     "customer_id": pa.Column("int64", pa.Check.ge(1), nullable=False),
-    "event_timestamp": pa.Column("datetime64[ns, UTC]", nullable=False),
+    TIME: pa.Column("datetime64[ns, UTC]", nullable=False),
     "amount": pa.Column("float64", pa.Check.in_range(0.0, MAX_AMOUNT, include_min=False)),
     "merchant_category": pa.Column(str, pa.Check.isin(MERCHANT_CATEGORIES)),
     "channel": pa.Column(str, pa.Check.isin(CHANNELS)),
     "country": pa.Column(str, pa.Check.str_matches(COUNTRY_CODE)),
 }
 TRANSACTIONS = pa.DataFrameSchema(
-    {**TRANSACTION_COLUMNS, "is_fraud": pa.Column("int64", pa.Check.isin([0, 1]))},
+    {**TRANSACTION_COLUMNS, LABEL: pa.Column("int64", pa.Check.isin([0, 1]))},
     checks=HAS_ROWS,
     strict=True,
     name="transactions",

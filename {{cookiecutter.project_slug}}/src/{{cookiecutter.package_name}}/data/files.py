@@ -6,10 +6,21 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+from {{ cookiecutter.package_name }}.settings import PathSettings, Workspace
 
-from {{ cookiecutter.package_name }}.settings import Settings
+if TYPE_CHECKING:
+    # Only annotations use pandas: the CLI can read the paths without importing it.
+    import pandas as pd
+
+# The files inside the data folder (`paths.data_dir`); dvc.yaml names the same outputs.
+CUSTOMERS_FILE = Path("raw", "customers.parquet")
+TRANSACTIONS_FILE = Path("raw", "transactions.parquet")
+FEATURES_FILE = Path("features", "customer_features.parquet")
+# The raw transactions relative to the project root, with the default data folder: the batch
+# that batch inference and monitoring score unless given another file.
+RAW_TRANSACTIONS = (PathSettings().data_dir / TRANSACTIONS_FILE).as_posix()
 
 
 @dataclass(frozen=True)
@@ -21,13 +32,13 @@ class DataFiles:
     features: Path
 
     @classmethod
-    def of(cls, settings: Settings) -> DataFiles:
+    def of(cls, settings: Workspace) -> DataFiles:
         """The files under the project's data folder."""
         data = settings.resolve(settings.paths.data_dir)
         return cls(
-            customers=data / "raw" / "customers.parquet",
-            transactions=data / "raw" / "transactions.parquet",
-            features=data / "features" / "customer_features.parquet",
+            customers=data / CUSTOMERS_FILE,
+            transactions=data / TRANSACTIONS_FILE,
+            features=data / FEATURES_FILE,
         )
 
 

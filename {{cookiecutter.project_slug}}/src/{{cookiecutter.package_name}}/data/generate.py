@@ -11,24 +11,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from {{ cookiecutter.package_name }}.data.contract import CHANNELS, LABEL, MERCHANT_CATEGORIES, TIME
 from {{ cookiecutter.package_name }}.data.files import DataFiles, write_parquet_atomically
 from {{ cookiecutter.package_name }}.settings import DataSettings, Settings
 
 HOME_COUNTRIES = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "CA")
 DRIFT_COUNTRIES = ("BR", "IN", "NG")
-MERCHANT_CATEGORIES = (
-    "grocery",
-    "restaurant",
-    "fuel",
-    "retail",
-    "electronics",
-    "travel",
-    "entertainment",
-    "gambling",
-)
 CATEGORY_MIX = np.array([0.28, 0.2, 0.12, 0.18, 0.07, 0.06, 0.07, 0.02])
 DRIFTED_CATEGORY_MIX = np.array([0.18, 0.16, 0.1, 0.16, 0.15, 0.12, 0.07, 0.06])
-CHANNELS = ("pos", "online", "atm")
 CHANNEL_MIX = np.array([0.6, 0.32, 0.08])
 RISKY_CATEGORIES = ("electronics", "travel", "gambling")
 NIGHT_HOURS = (0, 6)
@@ -113,12 +103,12 @@ def _transactions(
         {
             "transaction_id": np.arange(1, n + 1, dtype="int64"),
             "customer_id": customers["customer_id"].to_numpy()[owner],
-            "event_timestamp": timestamps,
+            TIME: timestamps,
             "amount": amounts,
             "merchant_category": categories,
             "channel": channels,
             "country": countries,
-            "is_fraud": (rng.random(n) < probability).astype("int64"),
+            LABEL: (rng.random(n) < probability).astype("int64"),
         }
     )
 

@@ -6,12 +6,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import Workspace
 
 REMOTE_NAME = "storage"
 
 
-def dvc(settings: Settings, *args: str) -> str:
+def dvc(settings: Workspace, *args: str) -> str:
     """Run a DVC command in the project and return its output; raise with DVC's own message."""
     result = subprocess.run(
         [sys.executable, "-m", "dvc", *args],
@@ -25,7 +25,7 @@ def dvc(settings: Settings, *args: str) -> str:
     return result.stdout
 
 
-def configure_remote(settings: Settings) -> str:
+def configure_remote(settings: Workspace) -> str:
     """Make `storage` the default remote at the configured URL, verifying every download.
 
     A local remote is a folder outside the project (a relative path is stored relative to
@@ -37,7 +37,7 @@ def configure_remote(settings: Settings) -> str:
     return url
 
 
-def pull_missing(settings: Settings, *paths: Path) -> list[Path]:
+def pull_missing(settings: Workspace, *paths: Path) -> list[Path]:
     """Fetch the DVC-tracked files that are not in the workspace; returns those it fetched.
 
     A pipeline step on a cluster starts with the code only (no git, no data): it gets the data

@@ -17,14 +17,14 @@ from {{ cookiecutter.package_name }}.data.files import DataFiles, write_parquet_
 from {{ cookiecutter.package_name }}.settings import FeatureSettings, Settings
 
 STATE_DELAY = pd.Timedelta(milliseconds=1)
-PROFILE_FEATURES = (
-    "txn_count_total",
-    "avg_amount",
-    "night_share",
-    "foreign_share",
-    "last_transaction_unix",
-    "home_country",
-)
+# The customer_profile view (feature_repo/definitions.py), with each feature's type. The model
+# reads PROFILE_INPUTS as they are; the other two only feed request-time features.
+PROFILE_INPUTS = ("txn_count_total", "avg_amount", "night_share", "foreign_share")
+PROFILE_FEATURES: dict[str, type] = {
+    **dict.fromkeys(PROFILE_INPUTS, float),
+    "last_transaction_unix": float,
+    "home_country": str,
+}
 
 
 def window_features(windows_hours: tuple[int, ...]) -> list[str]:
@@ -50,7 +50,8 @@ def build_feature_table(
 ) -> pd.DataFrame:
     """One row per customer state, with `event_timestamp` and `created`, ready for Feast.
 
-    Extension point: add a feature here, then declare it in feature_repo/definitions.py.
+    Extension point: compute a new feature here and add its name and type to PROFILE_FEATURES;
+    feature_repo/definitions.py declares it to Feast from that list.
     """
     home = customers.set_index("customer_id")["home_country"]
     ordered = transactions.sort_values(

@@ -13,13 +13,11 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from {{ cookiecutter.package_name }}.data.generate import CHANNELS, MERCHANT_CATEGORIES
-from {{ cookiecutter.package_name }}.features.build import window_features
+from {{ cookiecutter.package_name }}.data.contract import CATEGORICAL
+from {{ cookiecutter.package_name }}.features.build import PROFILE_INPUTS, window_features
 from {{ cookiecutter.package_name }}.settings import FeatureSettings
 
-CATEGORICAL = {"merchant_category": MERCHANT_CATEGORIES, "channel": CHANNELS}
 DERIVED = ("hour", "is_night", "is_foreign", "days_since_previous", "amount_to_avg")
-STORED = ("txn_count_total", "avg_amount", "night_share", "foreign_share")
 _CATEGORY_INDEX = {column: pd.Index(values) for column, values in CATEGORICAL.items()}
 
 
@@ -29,7 +27,7 @@ def model_columns(settings: FeatureSettings) -> list[str]:
         "amount",
         *CATEGORICAL,
         *window_features(settings.windows_hours),
-        *STORED,
+        *PROFILE_INPUTS,
         *DERIVED,
     ]
 
@@ -82,7 +80,7 @@ def category_codes(column: str, values: Sequence[object] | np.ndarray) -> np.nda
     """The fixed codes of a categorical column's values (unknown values: missing).
 
     Plain numbers keep the model's signature simple for MLflow, BentoML and any pyfunc server;
-    codes come from the fixed lists in data/generate.py, so they match across train and serve.
+    codes come from the fixed lists in data/contract.py, so they match across train and serve.
     Values that are already codes stay as they are.
     """
     array = np.asarray(values)

@@ -14,7 +14,7 @@ import pandas as pd
 
 from {{ cookiecutter.package_name }}.features.request_time import model_columns, request_time_features
 from {{ cookiecutter.package_name }}.features.store import open_store
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import FeatureSettings, Settings, Workspace
 
 if TYPE_CHECKING:
     from feast import FeatureService, FeatureStore
@@ -44,13 +44,26 @@ class OnlineFeatures:
 class CustomerFeatures:
     """Feature access for training and serving, built once (the service lookup is not free)."""
 
-    def __init__(self, settings: Settings, store: FeatureStore | None = None) -> None:
-        """Open the store and resolve the model's feature service once."""
-        self.settings = settings
-        self.store = store or open_store(settings)
+    def __init__(
+        self,
+        workspace: Workspace,
+        features: FeatureSettings,
+        store: FeatureStore | None = None,
+    ) -> None:
+        """Open the store and resolve the model's feature service once.
+
+        `features` holds the request-time feature settings (given to a step as a parameter).
+        """
+        self.features = features
+        self.store = store or open_store(workspace)
         self.service: FeatureService = self.store.get_feature_service(
-            settings.feast.feature_service
+            workspace.feast.feature_service
         )
+
+    @classmethod
+    def of(cls, settings: Settings) -> CustomerFeatures:
+        """Feature access with the project's own feature settings (for entry points)."""
+        return cls(settings, settings.features)
 
     def training_set(self, labels: pd.DataFrame) -> pd.DataFrame:
         """Labels joined point-in-time with the features, plus the request-time features.
@@ -88,7 +101,7 @@ class CustomerFeatures:
         unknown = int(ordered["txn_count_total"].isna().sum())
         if unknown:
             logger.warning("%d of %d rows have no customer features", unknown, len(transactions))
-        return request_time_features(ordered, self.settings.features)
+        return request_time_features(ordered, self.features)
 
     def online_features(self, customer_ids: list[int]) -> OnlineFeatures:
         """Current feature values of the customers; unknown ones are listed in `missing`."""
@@ -111,7 +124,7 @@ class CustomerFeatures:
 
     def model_inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's input columns of a frame prepared by `training_set` or at serving."""
-        return frame[model_columns(self.settings.features)]
+        return frame[model_columns(self.features)]
 
 
 def _by_customer_chunks(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:

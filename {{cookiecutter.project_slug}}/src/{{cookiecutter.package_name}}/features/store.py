@@ -20,7 +20,7 @@ import pandas as pd
 
 from {{ cookiecutter.package_name }}.data.files import DataFiles
 from {{ cookiecutter.package_name }}.data.versioning import pull_missing
-from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Settings
+from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, Workspace
 
 if TYPE_CHECKING:
     from feast import FeatureStore
@@ -28,18 +28,18 @@ if TYPE_CHECKING:
 REDIS_VARIABLE = f"{ENV_PREFIX}FEAST__REDIS_CONNECTION_STRING"
 
 
-def feast_environment(settings: Settings) -> dict[str, str]:
+def feast_environment(settings: Workspace) -> dict[str, str]:
     """The variables feature_store.yaml reads, taken from the settings (params.yaml, .env, env)."""
     return {REDIS_VARIABLE: settings.feast.redis_connection_string}
 
 
-def feature_repo(settings: Settings) -> Path:
+def feature_repo(settings: Workspace) -> Path:
     """The Feast repository, with the folder its registry and SQLite store live in created."""
     (settings.resolve(settings.paths.data_dir) / "feast").mkdir(parents=True, exist_ok=True)
     return settings.resolve(settings.feast.repo_path)
 
 
-def open_store(settings: Settings) -> FeatureStore:
+def open_store(settings: Workspace) -> FeatureStore:
     """The project's FeatureStore, configured from feature_repo/feature_store.yaml."""
     from feast import FeatureStore
 
@@ -47,7 +47,7 @@ def open_store(settings: Settings) -> FeatureStore:
     return FeatureStore(repo_path=str(feature_repo(settings)))
 
 
-def open_offline_store(settings: Settings) -> FeatureStore:
+def open_offline_store(settings: Workspace) -> FeatureStore:
     """The store ready for point-in-time joins, also in a fresh container that has only the code.
 
     The feature table comes from the DVC remote and the registry from `feast apply` when missing.
@@ -64,7 +64,7 @@ def open_offline_store(settings: Settings) -> FeatureStore:
     return store
 
 
-def apply_definitions(settings: Settings) -> None:
+def apply_definitions(settings: Workspace) -> None:
     """Run `feast apply` on the feature repository, exactly as a user would."""
     feast = Path(sys.executable).parent / "feast"
     result = subprocess.run(
@@ -105,6 +105,16 @@ def materialize(store: FeatureStore, feature_table: pd.DataFrame) -> Materializa
     return Materialization(mode="backfill", start=start, end=end)
 
 
+def apply_and_materialize(settings: Workspace) -> Materialization:
+    """Register the definitions, then fill the online store from the feature table on disk.
+
+    This is the whole `features apply` job, so a test or a script can run it without the CLI.
+    """
+    apply_definitions(settings)
+    table = pd.read_parquet(DataFiles.of(settings).features)
+    return materialize(open_store(settings), table)
+
+
 def _ensure_online_tables(store: FeatureStore) -> None:
     """Create the online tables of every view; a no-op when they exist."""
     store._get_provider().update_infra(
@@ -128,7 +138,7 @@ def _online_store_is_empty(store: FeatureStore, feature_table: pd.DataFrame) -> 
     return bool(response.to_dict()[view.features[0].name][0] is None)
 
 
-def feature_service_definition(settings: Settings) -> dict[str, list[str]]:
+def feature_service_definition(settings: Workspace) -> dict[str, list[str]]:
     """The model's feature service as registered: feature names per feature view."""
     service = open_offline_store(settings).get_feature_service(settings.feast.feature_service)
     return {

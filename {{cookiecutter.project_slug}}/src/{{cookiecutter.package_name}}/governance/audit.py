@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import Workspace
 
 
 @dataclass(frozen=True)
@@ -22,12 +22,12 @@ class AuditEvent:
     when: str = ""
 
 
-def audit_log_path(settings: Settings) -> Path:
+def audit_log_path(settings: Workspace) -> Path:
     """Where the audit log lives (an append-only JSON Lines file)."""
     return settings.resolve(settings.paths.reports_dir) / "audit_log.jsonl"
 
 
-def append(settings: Settings, event: AuditEvent) -> AuditEvent:
+def append(settings: Workspace, event: AuditEvent) -> AuditEvent:
     """Append one event, stamped with the current UTC time."""
     stamped = AuditEvent(**{**asdict(event), "when": datetime.now(timezone.utc).isoformat()})
     path = audit_log_path(settings)
@@ -37,7 +37,7 @@ def append(settings: Settings, event: AuditEvent) -> AuditEvent:
     return stamped
 
 
-def read(settings: Settings) -> list[AuditEvent]:
+def read(settings: Workspace) -> list[AuditEvent]:
     """Every event, oldest first."""
     path = audit_log_path(settings)
     if not path.is_file():

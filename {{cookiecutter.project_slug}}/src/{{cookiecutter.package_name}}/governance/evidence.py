@@ -14,8 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from {{ cookiecutter.package_name }}.model import registry
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.model import registry, tags
+from {{ cookiecutter.package_name }}.settings import Workspace
 
 ARTIFACT_FOLDER = "evidence"
 INTENDED_USE = (
@@ -32,20 +32,20 @@ LIMITATIONS = (
 )
 
 
-def evidence_folder(settings: Settings, version: str) -> Path:
+def evidence_folder(settings: Workspace, version: str) -> Path:
     """Where a version's evidence files are written locally."""
     return settings.resolve(settings.paths.reports_dir) / "releases" / f"v{version}"
 
 
-def collect(settings: Settings, version: str) -> dict[str, Any]:
+def collect(settings: Workspace, version: str) -> dict[str, Any]:
     """The evidence of one registered version, gathered from its MLflow records."""
     client = registry.mlflow_client(settings)
     name = registry.model_name(settings)
     found = client.get_model_version(name, version)
-    tags = dict(found.tags)
+    version_tags = dict(found.tags)
     run = client.get_run(str(found.run_id))
-    metrics = json.loads(tags.get("metrics", "{}"))
-    thresholds = json.loads(tags.get("gate_thresholds", "{}"))
+    metrics = json.loads(version_tags.get(tags.METRICS, "{}"))
+    thresholds = json.loads(version_tags.get(tags.GATE_THRESHOLDS, "{}"))
     return {
         "model": {
             "name": name,
@@ -55,31 +55,35 @@ def collect(settings: Settings, version: str) -> dict[str, Any]:
             "registered_at": _utc(found.creation_timestamp),
             "model_uri": f"models:/{name}/{found.version}",
         },
-        "code": {"git_commit": tags.get("git_commit"), "git_dirty": tags.get("git_dirty")},
+        "code": {
+            "git_commit": version_tags.get(tags.GIT_COMMIT),
+            "git_dirty": version_tags.get(tags.GIT_DIRTY),
+        },
         "data": {
             "dvc": {
-                key.removeprefix("dvc:"): value
-                for key, value in tags.items()
-                if key.startswith("dvc:")
+                key.removeprefix(tags.DVC_PREFIX): value
+                for key, value in version_tags.items()
+                if key.startswith(tags.DVC_PREFIX)
             },
-            **json.loads(tags.get("training_data", "{}")),
+            **json.loads(version_tags.get(tags.TRAINING_DATA, "{}")),
         },
         "features": {
-            "feature_service": tags.get("feast_feature_service"),
-            "definition": json.loads(tags.get("feature_service_definition", "{}")),
+            "feature_service": version_tags.get(tags.FEATURE_SERVICE),
+            "definition": json.loads(version_tags.get(tags.FEATURE_SERVICE_DEFINITION, "{}")),
         },
         "params": dict(sorted(run.data.params.items())),
         "metrics": {
             "values": metrics,
-            "gate": {"result": tags.get("gate", "not judged"), "thresholds": thresholds},
-            "compared_with_champion": tags.get("compared_with_champion"),
+            "gate": {"result": version_tags.get(tags.GATE, "not judged"), "thresholds": thresholds},
+            "compared_with_champion": version_tags.get(tags.COMPARED_WITH_CHAMPION),
+            "run_overrides": json.loads(version_tags.get(tags.RUN_OVERRIDES, "[]")),
         },
-        "quality_gate": json.loads(run.data.tags.get("quality_gate", "{}")),
+        "quality_gate": json.loads(run.data.tags.get(tags.QUALITY_GATE, "{}")),
         "drift": {
-            "retraining_trigger": json.loads(tags.get("retraining_trigger", "{}")),
-            "last_monitoring": json.loads(tags.get("last_monitoring", "{}")),
+            "retraining_trigger": json.loads(version_tags.get(tags.RETRAINING_TRIGGER, "{}")),
+            "last_monitoring": json.loads(version_tags.get(tags.LAST_MONITORING, "{}")),
         },
-        "environment": json.loads(tags.get("environment", "{}")),
+        "environment": json.loads(version_tags.get(tags.ENVIRONMENT, "{}")),
         "mlflow": {
             "tracking_uri": settings.tracking.resolved_uri(settings.project_root),
             "experiment_id": run.info.experiment_id,
@@ -87,7 +91,9 @@ def collect(settings: Settings, version: str) -> dict[str, Any]:
             "run_name": run.info.run_name,
         },
         "approvals": [
-            json.loads(value) for key, value in sorted(tags.items()) if key.startswith("audit.")
+            json.loads(value)
+            for key, value in sorted(version_tags.items())
+            if key.startswith(tags.AUDIT_PREFIX)
         ],
         "model_card": {
             "intended_use": INTENDED_USE,
@@ -97,7 +103,7 @@ def collect(settings: Settings, version: str) -> dict[str, Any]:
     }
 
 
-def write(settings: Settings, version: str) -> Path:
+def write(settings: Workspace, version: str) -> Path:
     """Write the JSON and the Markdown page of a version, log both with its run; return the page."""
     evidence = collect(settings, version)
     folder = evidence_folder(settings, version)
@@ -110,11 +116,11 @@ def write(settings: Settings, version: str) -> Path:
     for path in (folder / "evidence.json", page):
         client.log_artifact(run_id, str(path), ARTIFACT_FOLDER)
     uri = f"runs:/{run_id}/{ARTIFACT_FOLDER}/evidence.md"
-    client.set_model_version_tag(registry.model_name(settings), version, "evidence", uri)
+    client.set_model_version_tag(registry.model_name(settings), version, tags.EVIDENCE, uri)
     return page
 
 
-def locate(settings: Settings, version: str | None = None, lineage_id: str | None = None) -> Path:
+def locate(settings: Workspace, version: str | None = None, lineage_id: str | None = None) -> Path:
     """The evidence page of a version, found by number or by the `lineage_id` the service returns.
 
     A page missing locally (another machine trained the model) is rebuilt from MLflow.
@@ -160,7 +166,8 @@ def render(evidence: dict[str, Any]) -> str:
         "## Metrics against the promotion gate",
         "",
         f"Gate: **{metrics['gate']['result']}** (compared with champion "
-        f"{metrics['compared_with_champion'] or 'none'}).",
+        f"{metrics['compared_with_champion'] or 'none'}). Settings overridden for this run: "
+        f"{', '.join(metrics['run_overrides']) or 'none'}.",
         "",
         *_table(
             {

@@ -10,7 +10,8 @@ from pathlib import Path
 import yaml
 
 from {{ cookiecutter.package_name }}.governance.environment import LOCK_FILE
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.model import tags
+from {{ cookiecutter.package_name }}.settings import Workspace
 
 # A pipeline pod gets the code without .git; the submitting machine records its state here.
 SUBMITTED_COMMIT = "SUBMITTED_GIT_COMMIT"
@@ -27,11 +28,11 @@ def git_state(root: Path) -> dict[str, str]:
     commit = git("rev-parse", "HEAD")
     if not commit:
         return {
-            "git_commit": os.environ.get(SUBMITTED_COMMIT, "unknown"),
-            "git_dirty": os.environ.get(SUBMITTED_DIRTY, "unknown"),
+            tags.GIT_COMMIT: os.environ.get(SUBMITTED_COMMIT, "unknown"),
+            tags.GIT_DIRTY: os.environ.get(SUBMITTED_DIRTY, "unknown"),
         }
     dirty = git("status", "--porcelain", "--untracked-files=no")
-    return {"git_commit": commit, "git_dirty": str(bool(dirty)).lower()}
+    return {tags.GIT_COMMIT: commit, tags.GIT_DIRTY: str(bool(dirty)).lower()}
 
 
 def dvc_data_hashes(root: Path) -> dict[str, str]:
@@ -41,7 +42,7 @@ def dvc_data_hashes(root: Path) -> dict[str, str]:
         return {}
     stages = yaml.safe_load(lock.read_text()).get("stages", {})
     return {
-        f"dvc:{out['path']}": out["md5"]
+        f"{tags.DVC_PREFIX}{out['path']}": out["md5"]
         for stage in stages.values()
         for out in stage.get("outs", [])
     }
@@ -52,13 +53,13 @@ def file_md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
 
 
-def lineage_tags(settings: Settings) -> dict[str, str]:
+def lineage_tags(settings: Workspace) -> dict[str, str]:
     """Everything a model version carries about its origins, as MLflow tags."""
     root = settings.project_root
     lock_hash = hashlib.sha256((root / LOCK_FILE).read_bytes()).hexdigest()
     return {
         **git_state(root),
         **dvc_data_hashes(root),
-        "feast_feature_service": settings.feast.feature_service,
-        "requirements_lock_sha256": lock_hash,
+        tags.FEATURE_SERVICE: settings.feast.feature_service,
+        tags.LOCK_SHA256: lock_hash,
     }

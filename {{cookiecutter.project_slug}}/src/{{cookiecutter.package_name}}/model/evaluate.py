@@ -15,7 +15,8 @@ from sklearn.metrics import (
     roc_curve,
 )
 
-from {{ cookiecutter.package_name }}.model.train import LABEL, TrainedModel
+from {{ cookiecutter.package_name }}.data.contract import LABEL
+from {{ cookiecutter.package_name }}.model.train import TrainedModel
 
 
 @dataclass(frozen=True)

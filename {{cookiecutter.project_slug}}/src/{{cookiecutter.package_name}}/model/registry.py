@@ -1,21 +1,21 @@
 """The MLflow model registry: register versions, move the champion, read what is there.
 
 Every new version gets the alias `challenger`; only the gate or a named approver moves
-`champion`, and each move is written to the audit log.
+`champion` (through `governance.promotion`, which records who and why).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from {{ cookiecutter.package_name }}.features.request_time import encode_categories
-from {{ cookiecutter.package_name }}.governance import audit
+from {{ cookiecutter.package_name }}.model import tags
 from {{ cookiecutter.package_name }}.model.train import TrainedModel
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import Workspace
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
@@ -24,12 +24,12 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 
 
-def model_name(settings: Settings) -> str:
+def model_name(settings: Workspace) -> str:
     """The registered model's name: the package name."""
     return settings.tracking.experiment_name
 
 
-def mlflow_client(settings: Settings) -> MlflowClient:
+def mlflow_client(settings: Workspace) -> MlflowClient:
     """A client of the project's tracking store (tracking URI set for the process too)."""
     import mlflow
 
@@ -37,12 +37,12 @@ def mlflow_client(settings: Settings) -> MlflowClient:
     return mlflow.MlflowClient()
 
 
-def monitoring_experiment(settings: Settings) -> str:
+def monitoring_experiment(settings: Workspace) -> str:
     """The experiment the monitoring runs go to, beside the training one."""
     return f"{settings.tracking.experiment_name}-monitoring"
 
 
-def ensure_experiment(settings: Settings, name: str | None = None) -> str:
+def ensure_experiment(settings: Workspace, name: str | None = None) -> str:
     """Create an experiment (default: training) with an explicit artifact root, never ./mlruns."""
     client = mlflow_client(settings)
     name = name or settings.tracking.experiment_name
@@ -67,7 +67,7 @@ class VersionInfo:
 
 
 def log_and_register(
-    settings: Settings, model: TrainedModel, example: pd.DataFrame, tags: dict[str, str]
+    settings: Workspace, model: TrainedModel, example: pd.DataFrame, tags: dict[str, str]
 ) -> str:
     """Log the model (UBJSON, signature, input example) in the active run and register it."""
     import mlflow
@@ -90,7 +90,19 @@ def log_and_register(
     return version
 
 
-def champion_version(settings: Settings) -> str | None:
+class NoChampionError(RuntimeError):
+    """No version carries the `champion` alias yet."""
+
+
+def require_champion(settings: Workspace) -> str:
+    """The champion's version; a clear error saying what to run when there is none."""
+    version = champion_version(settings)
+    if version is None:
+        raise NoChampionError("no champion model yet: run `make train` first")
+    return version
+
+
+def champion_version(settings: Workspace) -> str | None:
     """The version the `champion` alias points at, if any."""
     from mlflow.exceptions import MlflowException
 
@@ -101,7 +113,7 @@ def champion_version(settings: Settings) -> str | None:
     return str(found.version)
 
 
-def load_version(settings: Settings, version: str) -> TrainedModel:
+def load_version(settings: Workspace, version: str) -> TrainedModel:
     """Load a registered version's booster (threshold and features come with it)."""
     import mlflow
 
@@ -110,31 +122,30 @@ def load_version(settings: Settings, version: str) -> TrainedModel:
     return TrainedModel.from_booster(booster)
 
 
-def set_champion(settings: Settings, version: str, action: str, who: str, why: str) -> None:
-    """Point `champion` at `version` and record the move in the audit log."""
+def move_champion(settings: Workspace, version: str) -> str | None:
+    """Point `champion` at an existing `version`; return the version it pointed at before."""
     client = mlflow_client(settings)
     client.get_model_version(model_name(settings), version)  # fails clearly if unknown
     previous = champion_version(settings)
     client.set_registered_model_alias(model_name(settings), CHAMPION, version)
-    record(settings, audit.AuditEvent(action, who, previous, version, why))
+    return previous
 
 
-def record(settings: Settings, event: audit.AuditEvent) -> audit.AuditEvent:
-    """Append an event to the audit log and keep it with the versions it concerns in MLflow.
-
-    The local log is lost with a pipeline pod; the copy on the model versions is not, and the
-    release evidence reads its approvals from there.
-    """
-    stamped = audit.append(settings, event)
+def record_gate(
+    settings: Workspace, version: str, thresholds: dict[str, float], verdict: str
+) -> None:
+    """Keep the gate's verdict and the thresholds it applied on the version and its run."""
     client = mlflow_client(settings)
-    line = json.dumps(asdict(stamped))
-    key = "audit." + stamped.when.replace("+00:00", "Z")  # tag keys allow no "+"
-    for version in {stamped.from_version, stamped.to_version} - {None}:
-        client.set_model_version_tag(model_name(settings), str(version), key, line)
-    return stamped
+    found = client.get_model_version(model_name(settings), version)
+    client.set_model_version_tag(model_name(settings), version, tags.GATE, verdict)
+    client.set_model_version_tag(
+        model_name(settings), version, tags.GATE_THRESHOLDS, json.dumps(thresholds)
+    )
+    for name, value in thresholds.items():
+        client.log_param(str(found.run_id), f"gate.{name}", value)
 
 
-def version_of_run(settings: Settings, run_id: str) -> str:
+def version_of_run(settings: Workspace, run_id: str) -> str:
     """The registered version a run produced (a served `lineage_id` is such a run id)."""
     found = mlflow_client(settings).search_model_versions(
         f"name='{model_name(settings)}' and run_id='{run_id}'"
@@ -144,19 +155,7 @@ def version_of_run(settings: Settings, run_id: str) -> str:
     return str(found[0].version)
 
 
-def rollback(settings: Settings, who: str, why: str) -> str:
-    """Point `champion` back at the version it replaced last; return that version."""
-    current = champion_version(settings)
-    if current is None:
-        raise RuntimeError("there is no champion to roll back")
-    for event in reversed(audit.read(settings)):
-        if event.to_version == current and event.from_version and event.action != "rollback":
-            set_champion(settings, event.from_version, "rollback", who, why)
-            return event.from_version
-    raise RuntimeError(f"champion v{current} replaced no earlier champion: nothing to roll back to")
-
-
-def list_versions(settings: Settings) -> list[VersionInfo]:
+def list_versions(settings: Workspace) -> list[VersionInfo]:
     """Every registered version, newest first."""
     client = mlflow_client(settings)
     versions = client.search_model_versions(f"name='{model_name(settings)}'")
@@ -166,8 +165,8 @@ def list_versions(settings: Settings) -> list[VersionInfo]:
             VersionInfo(
                 version=str(v.version),
                 aliases=list(v.aliases),
-                metrics=json.loads(v.tags.get("metrics", "{}")),
-                gate=v.tags.get("gate", "unknown"),
+                metrics=json.loads(v.tags.get(tags.METRICS, "{}")),
+                gate=v.tags.get(tags.GATE, "unknown"),
                 run_id=str(v.run_id),
                 tags=dict(v.tags),
             )

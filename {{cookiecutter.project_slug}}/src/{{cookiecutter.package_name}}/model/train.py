@@ -14,11 +14,9 @@ import numpy as np
 import pandas as pd
 import xgboost as xgb
 
+from {{ cookiecutter.package_name }}.data.contract import LABEL, TIME
 from {{ cookiecutter.package_name }}.features.request_time import encode_categories
 from {{ cookiecutter.package_name }}.settings import ModelSettings
-
-LABEL = "is_fraud"
-TIME = "event_timestamp"
 
 
 @dataclass(frozen=True)

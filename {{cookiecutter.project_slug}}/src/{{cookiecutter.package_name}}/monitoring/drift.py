@@ -5,6 +5,10 @@ Jensen-Shannon for categories. A p-value flags any difference once batches are l
 measures how large the difference is, so the thresholds in settings keep their meaning. Small
 batches are noisy: about 0.1 for numbers at 1,500 rows, hence the numerical default of 0.2.
 With labels, the report adds the classification quality on the current rows.
+
+Evidently's test results are the one source of truth: the thresholds go into the report, and
+which columns drifted, whether their share is too large and whether the score drifted are read
+back from its tests, never recomputed here.
 """
 
 from __future__ import annotations
@@ -16,12 +20,11 @@ from typing import Any
 
 import pandas as pd
 
-from {{ cookiecutter.package_name }}.features.request_time import CATEGORICAL
+from {{ cookiecutter.package_name }}.data.contract import CATEGORICAL, LABEL
 from {{ cookiecutter.package_name }}.monitoring.reports import save_snapshot
 from {{ cookiecutter.package_name }}.settings import MonitoringSettings
 
 SCORE = "fraud_probability"
-LABEL = "is_fraud"
 CATEGORICAL_INPUTS = (*CATEGORICAL, "is_night", "is_foreign")
 PERFORMANCE = ("RocAuc", "Precision", "Recall", "F1Score", "LogLoss")
 
@@ -34,6 +37,7 @@ class DriftResult:
     drifted_features: list[str]
     drift_share: float
     score_drift: float
+    failed_tests: list[str]  # the tests whose failure calls for retraining
     reference_rows: int
     current_rows: int
     performance: dict[str, float] = field(default_factory=dict)
@@ -55,7 +59,8 @@ def drift_report(features: list[str], settings: MonitoringSettings, threshold: f
     from evidently.presets import ClassificationPreset, DataDriftPreset
 
     return Report(
-        [
+        include_tests=True,
+        metrics=[
             DataDriftPreset(
                 columns=features,
                 num_method="wasserstein",
@@ -68,7 +73,7 @@ def drift_report(features: list[str], settings: MonitoringSettings, threshold: f
                 column=SCORE, method="wasserstein", threshold=settings.score_drift_threshold
             ),
             *([ClassificationPreset(probas_threshold=threshold)] if threshold is not None else []),
-        ]
+        ],
     )
 
 
@@ -113,23 +118,33 @@ def check_drift(
         if labelled
         else {}
     )
-    limits = {
-        name: settings.categorical_drift_threshold
-        if name in categorical
-        else settings.numerical_drift_threshold
-        for name in features
-    }
-    drifted = [name for name, score in scores.items() if score >= limits[name]]
+    failed = [test for test in snapshot.dict()["tests"] if test["status"].name == "FAIL"]
+    drifted_columns = {_column(test) for test in failed if _kind(test) == "ValueDrift"}
+    drifted = [name for name in features if name in drifted_columns]
+    retraining_tests = [
+        test for test in failed if _kind(test) == "DriftedColumnsCount" or _column(test) == SCORE
+    ]
     return DriftResult(
         feature_scores=scores,
         drifted_features=drifted,
         drift_share=len(drifted) / len(features),
         score_drift=_value(values, f"ValueDrift(column={SCORE},"),
+        failed_tests=[f"{test['name']}: {test['description']}" for test in retraining_tests],
         reference_rows=len(reference),
         current_rows=len(current),
         performance=performance,
         report=str(html),
     )
+
+
+def _kind(test: dict[str, Any]) -> str:
+    """The metric an Evidently test checks (`ValueDrift`, `DriftedColumnsCount`, ...)."""
+    return str(test["metric_config"]["params"]["type"]).rpartition(":")[2]
+
+
+def _column(test: dict[str, Any]) -> str | None:
+    column = test["metric_config"]["params"].get("column")
+    return str(column) if column is not None else None
 
 
 def _value(values: dict[str, Any], prefix: str) -> float:

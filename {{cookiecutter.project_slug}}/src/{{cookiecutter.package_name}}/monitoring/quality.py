@@ -13,13 +13,9 @@ from typing import Any
 
 import pandas as pd
 
-from {{ cookiecutter.package_name }}.data.contract import TRANSACTIONS
-from {{ cookiecutter.package_name }}.data.generate import CHANNELS, MERCHANT_CATEGORIES
+from {{ cookiecutter.package_name }}.data.contract import CATEGORICAL, LABEL, TIME, TRANSACTIONS
 from {{ cookiecutter.package_name }}.monitoring.reports import save_snapshot
 from {{ cookiecutter.package_name }}.settings import QualitySettings
-
-LABEL = "is_fraud"
-KNOWN_CATEGORIES = {"merchant_category": MERCHANT_CATEGORIES, "channel": CHANNELS}
 
 
 class QualityGateError(RuntimeError):
@@ -69,7 +65,7 @@ def quality_report(settings: QualitySettings, rows: int) -> Any:
             OutRangeValueCount(column="amount", left=0.0, right=settings.max_amount, tests=[eq(0)]),
             *(
                 OutListValueCount(column=column, values=list(values), tests=[eq(0)])
-                for column, values in KNOWN_CATEGORIES.items()
+                for column, values in CATEGORICAL.items()
             ),
             CategoryCount(
                 column=LABEL,
@@ -86,8 +82,8 @@ def check_quality(labels: pd.DataFrame, settings: QualitySettings, folder: Path)
 
     definition = DataDefinition(
         numerical_columns=["amount", "customer_id", "transaction_id"],
-        categorical_columns=[*KNOWN_CATEGORIES, "country", LABEL],
-        datetime_columns=["event_timestamp"],
+        categorical_columns=[*CATEGORICAL, "country", LABEL],
+        datetime_columns=[TIME],
     )
     missing = [column for column in TRANSACTIONS.columns if column not in labels.columns]
     if missing:

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from {{ cookiecutter.package_name }}.data.contract import LABEL
 from {{ cookiecutter.package_name }}.features.request_time import encode_categories
 from {{ cookiecutter.package_name }}.model import registry
-from {{ cookiecutter.package_name }}.model.train import LABEL, TrainedModel
+from {{ cookiecutter.package_name }}.model.train import TrainedModel
 from {{ cookiecutter.package_name }}.monitoring.drift import SCORE
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import Workspace
 
 ARTIFACT = "reference/reference.parquet"
 
@@ -36,7 +37,7 @@ def log_reference(reference: pd.DataFrame) -> None:
         mlflow.log_artifact(str(path), str(Path(ARTIFACT).parent))
 
 
-def load_reference(settings: Settings, version: str) -> pd.DataFrame:
+def load_reference(settings: Workspace, version: str) -> pd.DataFrame:
     """The reference logged with a registered version."""
     import mlflow
 

@@ -6,10 +6,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from {{ cookiecutter.package_name }}.settings import Settings
+from {{ cookiecutter.package_name }}.settings import Workspace
 
 
-def report_folder(settings: Settings, kind: str, label: str = "") -> Path:
+def report_folder(settings: Workspace, kind: str, label: str = "") -> Path:
     """A new folder `reports/<kind>/<UTC time>[-<label>]` (microseconds keep runs apart)."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
     folder = (

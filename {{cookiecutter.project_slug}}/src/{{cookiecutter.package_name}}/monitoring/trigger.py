@@ -1,4 +1,4 @@
-"""The retraining trigger: when drift passes the thresholds in settings, retrain or ask to."""
+"""The retraining trigger: when Evidently's drift tests fail, retrain or ask to."""
 
 from __future__ import annotations
 
@@ -6,44 +6,38 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from {{ cookiecutter.package_name }}.monitoring.drift import DriftResult
-from {{ cookiecutter.package_name }}.settings import MonitoringSettings, Settings
+from {{ cookiecutter.package_name }}.settings import Workspace
 
 
 @dataclass(frozen=True)
 class RetrainingDecision:
-    """Whether the drift calls for a new model, and every threshold it passed."""
+    """Whether the drift calls for a new model, what happens about it, and the failed tests.
+
+    `action` is `retrain` (auto_retrain on), `request` (a person or scheduler decides) or `none`.
+    """
 
     retrain: bool
+    action: Literal["retrain", "request", "none"]
     reasons: list[str] = field(default_factory=list)
 
 
-def decide(result: DriftResult, settings: MonitoringSettings) -> RetrainingDecision:
-    """Retrain when the drifted share of features or the score drift reaches its threshold."""
-    reasons = []
-    if result.drift_share >= settings.drift_share_threshold:
-        reasons.append(
-            f"{len(result.drifted_features)} of {len(result.feature_scores)} features drifted "
-            f"({', '.join(result.drifted_features)}): share {result.drift_share:.2f} >= "
-            f"{settings.drift_share_threshold}"
-        )
-    if result.score_drift >= settings.score_drift_threshold:
-        reasons.append(
-            f"fraud_probability drifted: score {result.score_drift:.3f} >= "
-            f"{settings.score_drift_threshold}"
-        )
-    return RetrainingDecision(retrain=bool(reasons), reasons=reasons)
+def decide(failed_tests: list[str], auto_retrain: bool) -> RetrainingDecision:
+    """Retrain when Evidently's drifted-share test or the score's drift test failed."""
+    if not failed_tests:
+        return RetrainingDecision(retrain=False, action="none")
+    action: Literal["retrain", "request"] = "retrain" if auto_retrain else "request"
+    return RetrainingDecision(retrain=True, action=action, reasons=list(failed_tests))
 
 
-def request_path(settings: Settings) -> Path:
+def request_path(settings: Workspace) -> Path:
     """Where a pending retraining request waits for a scheduler or a person."""
     return settings.resolve(settings.paths.reports_dir) / "retraining_request.json"
 
 
 def write_request(
-    settings: Settings, decision: RetrainingDecision, monitoring: dict[str, Any]
+    settings: Workspace, decision: RetrainingDecision, monitoring: dict[str, Any]
 ) -> Path:
     """Record a pending retraining request (when `auto_retrain` is off) and return its path."""
     path = request_path(settings)

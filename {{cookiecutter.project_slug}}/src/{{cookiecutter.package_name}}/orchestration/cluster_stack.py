@@ -22,7 +22,7 @@ from {{ cookiecutter.package_name }}.orchestration.local_stack import ensure_loc
 from {{ cookiecutter.package_name }}.settings import Settings
 
 CONFIGS = Path("configs/kubeflow")
-PIPELINES = ("training", "batch_inference")
+PIPELINES = ("training", "batch_inference", "monitoring")
 FLAVOR_SOURCE = (
     "{{ cookiecutter.package_name }}.orchestration.kubeflow_orchestrator.ProjectKubeflowOrchestratorFlavor"
 )

@@ -5,7 +5,10 @@ ZenML 0.98 compiles each step into a KFP v2 container task, but on the way it dr
 `ResourceSettings(memory=...)` (a float reaches kfp's `set_memory_limit`) and ignores node
 selectors and tolerations. This subclass replaces only the resource step: CPU and memory become
 requests and limits, a GPU count becomes an accelerator type and limit, and the step's node
-selectors and tolerations reach the spec through kfp-kubernetes.
+selectors and tolerations reach the spec through kfp-kubernetes. Each task also declares its
+step's parameters (gate thresholds, XGBoost parameters, ...) as its inputs, so the compiled spec
+and the KFP UI show what the run decides with; the values are those of the ZenML snapshot the
+step executes.
 
 `compile_only(folder)` turns a submission into a compilation: the stack is not required to use
 a ZenML server and the spec is copied into `folder` instead of being uploaded.
@@ -13,16 +16,18 @@ a ZenML server and the spec is copied into `folder` instead of being uploaded.
 
 from __future__ import annotations
 
+import inspect
+import json
 import logging
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import requests
-from kfp import kubernetes
+from kfp import dsl, kubernetes
 from pydantic import BaseModel, Field
 from zenml.integrations.kubeflow.flavors.kubeflow_orchestrator_flavor import (
     KubeflowOrchestratorConfig,
@@ -33,7 +38,6 @@ from zenml.integrations.kubeflow.orchestrators.kubeflow_orchestrator import Kube
 from zenml.logger import get_logger
 
 if TYPE_CHECKING:
-    from kfp import dsl
     from zenml.config.resource_settings import ResourceSettings
     from zenml.models import PipelineRunResponse, PipelineSnapshotResponse
     from zenml.orchestrators import SubmissionResult
@@ -121,6 +125,14 @@ class ProjectKubeflowOrchestrator(KubeflowOrchestrator):
             snapshot, stack, base_environment, step_environments, placeholder_run
         )
 
+    def _create_dynamic_component(
+        self, image: str, command: list[str], arguments: list[str], component_name: str
+    ) -> Any:
+        """The step's container task, with the step's parameters as its declared inputs."""
+        assert self._snapshot is not None
+        step = self._snapshot.step_configurations[component_name]
+        return step_component(image, command, arguments, component_name, step.config.parameters)
+
     def _configure_container_resources(
         self,
         dynamic_component: dsl.PipelineTask,
@@ -156,6 +168,8 @@ class ProjectKubeflowOrchestrator(KubeflowOrchestrator):
         if folder is not None:
             name = snapshot.pipeline_configuration.name
             shutil.copyfile(pipeline_file_path, folder / f"{name}.yaml")
+            if snapshot.schedule is not None:
+                (folder / f"{name}.schedule.json").write_text(recurring_run(snapshot.schedule))
             logger.info("Compile only: %s written, submission to Kubeflow skipped.", name)
             return None
         check_endpoint(self.config.kubeflow_hostname)
@@ -181,6 +195,41 @@ class ProjectKubeflowOrchestratorFlavor(KubeflowOrchestratorFlavor):
         return ProjectKubeflowOrchestrator
 
 
+def step_component(
+    image: str,
+    command: list[str],
+    arguments: list[str],
+    name: str,
+    parameters: dict[str, Any],
+) -> Any:
+    """A KFP container component that runs one ZenML step and declares its parameters.
+
+    Mappings become STRUCT inputs, lists LIST, numbers, booleans and strings their own types;
+    anything else (None) travels as JSON text. The entrypoint reads the values from the snapshot.
+    """
+    kinds = (dict, list, bool, int, float, str)
+    values = {
+        key: value if isinstance(value, kinds) else json.dumps(value, default=str)
+        for key, value in parameters.items()
+    }
+
+    def component(*_: Any) -> dsl.ContainerSpec:
+        return dsl.ContainerSpec(image=image, command=command, args=arguments)
+
+    component.__name__ = name
+    component.__annotations__ = {key: type(value) for key, value in values.items()}
+    component.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(
+                key, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=value, annotation=type(value)
+            )
+            for key, value in values.items()
+        ],
+        return_annotation=dsl.ContainerSpec,
+    )
+    return dsl.container_component(component)
+
+
 def kubernetes_quantity(memory: str) -> str:
     """ZenML's memory string ("4GB", "512MiB") as a Kubernetes quantity ("4G", "512Mi")."""
     number = memory.rstrip("KMGTPiB")
@@ -188,6 +237,25 @@ def kubernetes_quantity(memory: str) -> str:
     if not number.isdigit() or unit not in QUANTITY_UNITS:
         raise ValueError(f"memory must look like 4GB or 512MiB, got {memory!r}")
     return number + unit
+
+
+def recurring_run(schedule: Any) -> str:
+    """The recurring run a submission creates for a scheduled pipeline, as JSON.
+
+    A KFP spec holds no schedule: upstream passes these values to `create_recurring_run`.
+    """
+    return (
+        json.dumps(
+            {
+                "cron_expression": schedule.cron_expression,
+                "timezone": "UTC",
+                "no_catchup": not schedule.catchup,
+                "start_time": str(schedule.utc_start_time or ""),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 def check_endpoint(host: str | None) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from {{ cookiecutter.package_name }}.governance.lineage import SUBMITTED_COMMIT, SUBMITTED_DIRTY, git_state
+from {{ cookiecutter.package_name }}.model import tags
 from {{ cookiecutter.package_name }}.orchestration.cluster_stack import (
     PIPELINES,
     cluster_variables,
@@ -44,7 +45,11 @@ class KubeflowRun:
 
 
 def run_on_kubeflow(settings: Settings, folder: Path, *, submit: bool) -> KubeflowRun:
-    """Compile both pipelines into `folder` (and submit them when `submit` is true)."""
+    """Compile the three pipelines into `folder` (and submit them when `submit` is true).
+
+    Each pipeline gets its sections of `settings` as parameters, so the specs carry them;
+    monitoring carries its schedule (`monitoring.schedule`).
+    """
     variables = cluster_variables(settings)
     sandbox = not submit and not required_variables(settings) & variables.keys()
     with _sandbox(settings) if sandbox else nullcontext(variables) as values:
@@ -53,17 +58,35 @@ def run_on_kubeflow(settings: Settings, folder: Path, *, submit: bool) -> Kubefl
 
         if submit:
             _check_cluster_reachable(settings, values, Client())
+        from zenml.config.schedule import Schedule
+
+        from {{ cookiecutter.package_name }}.orchestration.local_runs import (
+            monitoring_parameters,
+            training_parameters,
+        )
         from {{ cookiecutter.package_name }}.pipelines.batch_inference import batch_inference
+        from {{ cookiecutter.package_name }}.pipelines.monitoring import monitoring
         from {{ cookiecutter.package_name }}.pipelines.training import training
 
-        pipelines = {"training": training, "batch_inference": batch_inference}
+        pipelines = {
+            "training": training.with_options(),
+            "batch_inference": batch_inference.with_options(),
+            "monitoring": monitoring.with_options(
+                schedule=Schedule(cron_expression=settings.monitoring.schedule)
+            ),
+        }
+        parameters = {
+            "training": training_parameters(settings),
+            "batch_inference": {"features": settings.features},
+            "monitoring": monitoring_parameters(settings),
+        }
         client = Client()
         client.activate_stack(stack)
         run_configs = [write_run_config(settings, name, folder, values) for name in PIPELINES]
         try:
             with nullcontext() if submit else compile_only(folder):
                 for name, config in zip(PIPELINES, run_configs, strict=True):
-                    pipelines[name].with_options(config_path=str(config))()
+                    pipelines[name].with_options(config_path=str(config))(**parameters[name])
         finally:
             client.activate_stack(LOCAL_STACK)
     specs = [folder / f"{name}.yaml" for name in PIPELINES] if not submit else []
@@ -89,7 +112,7 @@ def write_run_config(
     if name == "training" and settings.kubeflow.gpu:
         config = merge(config, load_config(settings, "gpu", variables))
     state = git_state(settings.project_root)
-    submitted = {SUBMITTED_COMMIT: state["git_commit"], SUBMITTED_DIRTY: state["git_dirty"]}
+    submitted = {SUBMITTED_COMMIT: state[tags.GIT_COMMIT], SUBMITTED_DIRTY: state[tags.GIT_DIRTY]}
     config["environment"] = {**config.get("environment", {}), **submitted}
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.run.yaml"

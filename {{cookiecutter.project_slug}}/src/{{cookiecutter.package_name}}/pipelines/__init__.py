@@ -1,1 +1,1 @@
-"""ZenML pipelines: training, batch inference."""
+"""ZenML pipelines: training, batch inference, monitoring."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from zenml import pipeline
 
+from {{ cookiecutter.package_name }}.settings import FeatureSettings, GateSettings, ModelSettings, QualitySettings
 from {{ cookiecutter.package_name }}.steps.training import (
     build_training_set,
     check_contract,
@@ -22,20 +23,36 @@ from {{ cookiecutter.package_name }}.steps.training import (
 
 
 @pipeline(enable_cache=False)
-def training(trigger: dict[str, Any] | None = None) -> None:
+def training(
+    quality: QualitySettings,
+    features: FeatureSettings,
+    model: ModelSettings,
+    gate: GateSettings,
+    seed: int,
+    trigger: dict[str, Any] | None = None,
+    overrides: list[str] | None = None,
+) -> None:
     """Labels -> quality gate -> contract -> Feast training set -> train -> evaluate -> gate.
 
-    `trigger` records why the run started (the drift that called for it); it goes to the
-    release evidence.
+    Each step gets its section of the settings as parameters. `trigger` records why the run
+    started (the drift that called for it) and `overrides` the settings changed for this run;
+    both go to the release evidence.
     """
     labels = load_labels()
-    check_quality(labels)
+    check_quality(labels, quality)
     checked = check_contract(labels, after="check_quality")
-    train_df, test_df = split_train_test(build_training_set(checked))
-    model = train_model(train_df)
-    metrics = evaluate_model(model, test_df)
-    champion = evaluate_champion(test_df)
+    train_df, test_df = split_train_test(build_training_set(checked, features), model.test_fraction)
+    trained = train_model(train_df, model, features, seed)
+    metrics = evaluate_model(trained, test_df, model.target_fpr)
+    champion = evaluate_champion(test_df, model.target_fpr)
     version = register_model(
-        model, train_df, test_df, metrics, champion, trigger or {"reason": "run by hand"}
+        trained,
+        train_df,
+        test_df,
+        metrics,
+        champion,
+        trigger or {"reason": "run by hand"},
+        model.validation_fraction,
+        overrides or [],
     )
-    write_release_evidence(promotion_gate(version, metrics, champion))
+    write_release_evidence(promotion_gate(version, metrics, champion, gate))

@@ -8,14 +8,16 @@ lineage tags; the Bento's labels repeat the version and the lineage id.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.model import registry
+from {{ cookiecutter.package_name }}.model import registry, tags
 from {{ cookiecutter.package_name }}.settings import Settings
 
 MODEL_FILE = "model.ubj"
 BENTOFILES = {False: "bentofile.yaml", True: "bentofile-gpu.yaml"}
+SERVICE = "{{ cookiecutter.package_name }}.serving.service:FraudDetector"
 
 
 def use_project_bentoml(settings: Settings) -> Path:
@@ -39,16 +41,14 @@ def import_champion(settings: Settings) -> ImportedModel:
     use_project_bentoml(settings)
     import bentoml
 
-    version = registry.champion_version(settings)
-    if version is None:
-        raise RuntimeError("no champion model yet: run `make train` first")
+    version = registry.require_champion(settings)
     trained = registry.load_version(settings, version)
     registered = registry.mlflow_client(settings).get_model_version(
         registry.model_name(settings), version
     )
     lineage_id = str(registered.run_id)
     labels = {"mlflow_version": version, "lineage_id": lineage_id}
-    labels["git_commit"] = registered.tags.get("git_commit", "unknown")
+    labels["git_commit"] = registered.tags.get(tags.GIT_COMMIT, "unknown")
     metadata = {"threshold": trained.threshold, "lineage": dict(registered.tags)}
     with bentoml.models.create(
         settings.serving.model_name, labels=labels, metadata=metadata
@@ -77,3 +77,27 @@ def export_bento(settings: Settings, tag: str, folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     name = tag.replace(":", "-")
     return Path(bentoml.bentos.export_bento(tag, str(folder / f"{name}.bento")))
+
+
+def newest_bento(settings: Settings) -> str:
+    """The tag of the most recently built Bento of the service, the one `bento-export` ships."""
+    use_project_bentoml(settings)
+    import bentoml
+
+    try:
+        bentos = bentoml.list(settings.serving.model_name)
+    except bentoml.exceptions.NotFound:  # BentoML's answer for a store without this Bento
+        bentos = []
+    if not bentos:
+        raise RuntimeError("no Bento yet: run `make bento` first")
+    return str(max(bentos, key=lambda bento: bento.info.creation_time).tag)
+
+
+def serve_command(settings: Settings, port: int) -> list[str]:
+    """The `bentoml serve` command of the service on 127.0.0.1, on the project's BentoML store.
+
+    It runs from the project root; the store location reaches it through the environment.
+    """
+    use_project_bentoml(settings)
+    bentoml = str(Path(sys.executable).parent / "bentoml")
+    return [bentoml, "serve", SERVICE, "--host", "127.0.0.1", "--port", str(port)]

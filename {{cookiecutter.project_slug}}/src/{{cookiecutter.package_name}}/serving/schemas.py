@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from {{ cookiecutter.package_name }}.data.generate import CHANNELS, MERCHANT_CATEGORIES
+from {{ cookiecutter.package_name }}.data.contract import CHANNELS, MERCHANT_CATEGORIES
 
 MerchantCategory = Literal[MERCHANT_CATEGORIES]  # type: ignore[valid-type]
 Channel = Literal[CHANNELS]  # type: ignore[valid-type]

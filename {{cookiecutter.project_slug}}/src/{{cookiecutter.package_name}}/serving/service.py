@@ -96,7 +96,7 @@ class FraudDetector:
         labels = stored.info.labels
         served = ServedModel(model, labels["mlflow_version"], labels["lineage_id"])
         device = serving_device(SERVING.device)
-        scorer = Scorer(SETTINGS, served, CustomerFeatures(SETTINGS), device)
+        scorer = Scorer(SETTINGS, served, CustomerFeatures.of(SETTINGS), device)
         logger.info("serving %s (MLflow version %s) on %s", stored.tag, served.version, device)
         return scorer
 

@@ -1,4 +1,8 @@
-"""Steps of the monitoring pipeline (annotations stay evaluated: ZenML reads them)."""
+"""Steps of the monitoring pipeline (annotations stay evaluated: ZenML reads them).
+
+Drift thresholds, the feature windows and `auto_retrain` arrive as step parameters; the
+retraining decision is made once, in `decide_retraining`, from Evidently's test results.
+"""
 
 import json
 from dataclasses import asdict
@@ -8,19 +12,19 @@ import mlflow
 import pandas as pd
 from zenml import step
 
-from {{ cookiecutter.package_name }}.data.contract import TRANSACTIONS_TO_SCORE, read_table
+from {{ cookiecutter.package_name }}.data.contract import LABEL, TIME, TRANSACTIONS_TO_SCORE, read_table
 from {{ cookiecutter.package_name }}.data.versioning import pull_missing
 from {{ cookiecutter.package_name }}.features.request_time import encode_categories
 from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures
 from {{ cookiecutter.package_name }}.features.store import open_offline_store
 from {{ cookiecutter.package_name }}.governance import evidence
-from {{ cookiecutter.package_name }}.model import registry
-from {{ cookiecutter.package_name }}.monitoring.drift import LABEL, SCORE, check_drift
+from {{ cookiecutter.package_name }}.model import registry, tags
+from {{ cookiecutter.package_name }}.monitoring.drift import SCORE, check_drift
 from {{ cookiecutter.package_name }}.monitoring.reference import load_reference
 from {{ cookiecutter.package_name }}.monitoring.reports import report_folder
-from {{ cookiecutter.package_name }}.monitoring.trigger import decide
+from {{ cookiecutter.package_name }}.monitoring.trigger import decide, write_request
 from {{ cookiecutter.package_name }}.serving.prediction_log import read_log
-from {{ cookiecutter.package_name }}.settings import load_settings
+from {{ cookiecutter.package_name }}.settings import FeatureSettings, MonitoringSettings, load_workspace
 
 
 @step
@@ -28,34 +32,33 @@ def load_champion_reference() -> tuple[
     Annotated[pd.DataFrame, "reference"], Annotated[str, "champion_version"]
 ]:
     """The champion's drift reference (logged with its run when it was registered)."""
-    settings = load_settings()
-    version = registry.champion_version(settings)
-    if version is None:
-        raise RuntimeError("no champion model yet: run `make train` first")
-    return load_reference(settings, version), version
+    workspace = load_workspace()
+    version = registry.require_champion(workspace)
+    return load_reference(workspace, version), version
 
 
 @step
 def load_current(
-    source: str, path: str, newest: int, version: str
+    source: str, path: str, newest: int, version: str, features: FeatureSettings
 ) -> Annotated[pd.DataFrame, "current"]:
     """What the champion sees now: its rows of the prediction log, or a scored batch.
 
     `log` reads the serving prediction log (inputs as served, no labels); `batch` scores the
     newest `newest` transactions of `path` on point-in-time features (labels kept if present).
     """
-    settings = load_settings()
-    model = registry.load_version(settings, version)
+    workspace = load_workspace()
+    model = registry.load_version(workspace, version)
     if source == "log":
-        served = read_log(settings.resolve(settings.serving.prediction_log), version)
+        served = read_log(workspace.resolve(workspace.serving.prediction_log), version)
         return served.tail(newest) if newest else served
     if source != "batch":
         raise ValueError(f"unknown source {source!r}: use log or batch")
-    file = settings.resolve(settings.project_root / path)
-    pull_missing(settings, file)
-    batch = read_table(file, TRANSACTIONS_TO_SCORE).sort_values("event_timestamp")
+    file = workspace.resolve(workspace.project_root / path)
+    pull_missing(workspace, file)
+    batch = read_table(file, TRANSACTIONS_TO_SCORE).sort_values(TIME)
     batch = batch.tail(newest) if newest else batch
-    rows = CustomerFeatures(settings, open_offline_store(settings)).historical_features(batch)
+    store = open_offline_store(workspace)
+    rows = CustomerFeatures(workspace, features, store).historical_features(batch)
     inputs = encode_categories(rows)[model.features]
     current = inputs.assign(**{SCORE: model.predict(inputs)})
     return current.assign(**{LABEL: rows[LABEL].to_numpy()}) if LABEL in rows else current
@@ -63,35 +66,52 @@ def load_current(
 
 @step(experiment_tracker=True)
 def check_champion_drift(
-    reference: pd.DataFrame, current: pd.DataFrame, version: str, source: str
-) -> Annotated[dict[str, Any], "monitoring"]:
-    """Drift report and retraining decision; kept under reports/monitoring/ and in MLflow."""
-    settings = load_settings()
-    model = registry.load_version(settings, version)
-    folder = report_folder(settings, "monitoring", f"v{version}")
-    result = check_drift(
-        reference, current, model.features, settings.monitoring, model.threshold, folder
-    )
-    decision = decide(result, settings.monitoring)
-    summary = {
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    version: str,
+    source: str,
+    monitoring: MonitoringSettings,
+) -> Annotated[dict[str, Any], "drift"]:
+    """The drift report against the champion's reference; kept under reports/ and in MLflow."""
+    workspace = load_workspace()
+    model = registry.load_version(workspace, version)
+    folder = report_folder(workspace, "monitoring", f"v{version}")
+    result = check_drift(reference, current, model.features, monitoring, model.threshold, folder)
+    summary = {"model_version": version, "source": source, **result.as_dict()}
+    (folder / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    mlflow.log_artifacts(str(folder), "monitoring")
+    mlflow.log_params({f"monitoring.{k}": v for k, v in monitoring.model_dump().items()})
+    mlflow.log_metrics({"drift_share": result.drift_share, "score_drift": result.score_drift})
+    mlflow.log_metrics({f"current_{name}": value for name, value in result.performance.items()})
+    return {
         "model_version": version,
         "source": source,
         "drift_share": result.drift_share,
         "score_drift": result.score_drift,
         "drifted_features": result.drifted_features,
-        "retrain": decision.retrain,
-        "reasons": decision.reasons,
+        "failed_tests": result.failed_tests,
         "report": result.report,
     }
-    (folder / "summary.json").write_text(
-        json.dumps({**summary, **result.as_dict(), **asdict(decision)}, indent=2) + "\n"
-    )
-    mlflow.log_artifacts(str(folder), "monitoring")
-    mlflow.log_metrics({"drift_share": result.drift_share, "score_drift": result.score_drift})
-    mlflow.log_metrics({f"current_{name}": value for name, value in result.performance.items()})
-    client = registry.mlflow_client(settings)
-    client.set_model_version_tag(
-        registry.model_name(settings), version, "last_monitoring", json.dumps(summary)
-    )
-    evidence.write(settings, version)
+
+
+@step
+def decide_retraining(
+    drift: dict[str, Any], auto_retrain: bool
+) -> Annotated[dict[str, Any], "monitoring"]:
+    """The one retraining decision: retrain, file a request, or nothing; kept on the champion.
+
+    The decision is written to the champion's version in the registry (and, for a request, to
+    reports/retraining_request.json), so it outlives the pod that made it.
+    """
+    workspace = load_workspace()
+    decision = decide(drift["failed_tests"], auto_retrain)
+    summary = {**drift, **asdict(decision)}
+    version = drift["model_version"]
+    client = registry.mlflow_client(workspace)
+    name = registry.model_name(workspace)
+    client.set_model_version_tag(name, version, tags.LAST_MONITORING, json.dumps(summary))
+    if decision.action == "request":
+        write_request(workspace, decision, summary)
+        client.set_model_version_tag(name, version, tags.RETRAINING_REQUEST, json.dumps(summary))
+    evidence.write(workspace, version)
     return summary

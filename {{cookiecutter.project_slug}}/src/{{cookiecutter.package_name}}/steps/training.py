@@ -1,6 +1,9 @@
 """Steps of the training pipeline, in the order they run.
 
-No `from __future__ import annotations` here: ZenML reads the output annotations at runtime.
+Each step gets its decisions (XGBoost parameters, gate thresholds, quality limits) as step
+parameters, so the ZenML run and the compiled Kubeflow spec show them and a run can override
+them; where the files, the store and the registry are comes from the running process.
+No `from __future__ import annotations` here: ZenML reads the annotations at runtime.
 """
 
 import json
@@ -11,34 +14,40 @@ import mlflow
 import pandas as pd
 from zenml import step
 
-from {{ cookiecutter.package_name }}.data.contract import TRANSACTIONS, validate
+from {{ cookiecutter.package_name }}.data.contract import LABEL, TIME, TRANSACTIONS, validate
 from {{ cookiecutter.package_name }}.data.files import DataFiles
 from {{ cookiecutter.package_name }}.data.versioning import pull_missing
 from {{ cookiecutter.package_name }}.features.request_time import model_columns
 from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures
 from {{ cookiecutter.package_name }}.features.store import feature_service_definition, open_offline_store
-from {{ cookiecutter.package_name }}.governance import audit, evidence
+from {{ cookiecutter.package_name }}.governance import evidence, promotion
 from {{ cookiecutter.package_name }}.governance.environment import environment_report
 from {{ cookiecutter.package_name }}.governance.lineage import dvc_data_hashes, file_md5, lineage_tags
-from {{ cookiecutter.package_name }}.model import plots, registry
+from {{ cookiecutter.package_name }}.model import plots, registry, tags
 from {{ cookiecutter.package_name }}.model.evaluate import Evaluation, evaluate
 from {{ cookiecutter.package_name }}.model.gate import judge
-from {{ cookiecutter.package_name }}.model.train import LABEL, TIME, TrainedModel, split_by_time, train
+from {{ cookiecutter.package_name }}.model.train import TrainedModel, split_by_time, train
 from {{ cookiecutter.package_name }}.monitoring.quality import QualityGateError
 from {{ cookiecutter.package_name }}.monitoring.quality import check_quality as check_labels_quality
 from {{ cookiecutter.package_name }}.monitoring.reference import drift_reference, log_reference
 from {{ cookiecutter.package_name }}.monitoring.reports import report_folder
-from {{ cookiecutter.package_name }}.settings import load_settings
+from {{ cookiecutter.package_name }}.settings import (
+    FeatureSettings,
+    GateSettings,
+    ModelSettings,
+    QualitySettings,
+    load_workspace,
+)
 
 
 @step
 def load_labels() -> Annotated[pd.DataFrame, "labels"]:
     """Read the labelled transactions, refusing a file that is not the version in dvc.lock."""
-    settings = load_settings()
-    path = DataFiles.of(settings).transactions
-    pull_missing(settings, path)
-    recorded = dvc_data_hashes(settings.project_root)
-    key = f"dvc:{path.relative_to(settings.project_root).as_posix()}"
+    workspace = load_workspace()
+    path = DataFiles.of(workspace).transactions
+    pull_missing(workspace, path)
+    recorded = dvc_data_hashes(workspace.project_root)
+    key = f"{tags.DVC_PREFIX}{path.relative_to(workspace.project_root).as_posix()}"
     if key not in recorded:
         raise RuntimeError(f"{path} is not in dvc.lock: run `make data` first")
     if file_md5(path) != recorded[key]:
@@ -53,16 +62,18 @@ def check_contract(labels: pd.DataFrame) -> Annotated[pd.DataFrame, "checked_lab
 
 
 @step(experiment_tracker=True)
-def check_quality(labels: pd.DataFrame) -> Annotated[dict[str, Any], "quality"]:
+def check_quality(
+    labels: pd.DataFrame, quality: QualitySettings
+) -> Annotated[dict[str, Any], "quality"]:
     """The Evidently data-quality gate: a failed test stops the run before any training.
 
     The report is saved under reports/quality/ and attached to the MLflow run either way.
     """
-    settings = load_settings()
-    folder = report_folder(settings, "quality")
-    result = check_labels_quality(labels, settings.quality, folder)
+    folder = report_folder(load_workspace(), "quality")
+    result = check_labels_quality(labels, quality, folder)
     mlflow.log_artifacts(str(folder), "quality")
-    mlflow.set_tag("quality_gate", json.dumps(asdict(result)))
+    mlflow.log_params({f"quality.{name}": value for name, value in quality.model_dump().items()})
+    mlflow.set_tag(tags.QUALITY_GATE, json.dumps(asdict(result)))
     if not result.passed:
         raise QualityGateError(
             f"quality gate failed ({result.report}): " + "; ".join(result.failed)
@@ -71,45 +82,48 @@ def check_quality(labels: pd.DataFrame) -> Annotated[dict[str, Any], "quality"]:
 
 
 @step
-def build_training_set(labels: pd.DataFrame) -> Annotated[pd.DataFrame, "training_set"]:
-    """Point-in-time join with the `fraud_model_v1` features, plus request-time features."""
-    settings = load_settings()
-    return CustomerFeatures(settings, open_offline_store(settings)).training_set(labels)
+def build_training_set(
+    labels: pd.DataFrame, features: FeatureSettings
+) -> Annotated[pd.DataFrame, "training_set"]:
+    """Point-in-time join with the model's feature service, plus request-time features."""
+    workspace = load_workspace()
+    return CustomerFeatures(workspace, features, open_offline_store(workspace)).training_set(labels)
 
 
 @step
 def split_train_test(
-    frame: pd.DataFrame,
+    frame: pd.DataFrame, test_fraction: float
 ) -> tuple[Annotated[pd.DataFrame, "train"], Annotated[pd.DataFrame, "test"]]:
     """Hold out the newest rows: the model is judged on the future, as in production."""
-    older, newest = split_by_time(frame, load_settings().model.test_fraction)
+    older, newest = split_by_time(frame, test_fraction)
     return older, newest  # a literal tuple: ZenML reads it as two outputs
 
 
 @step(experiment_tracker=True)
-def train_model(train_df: pd.DataFrame) -> Annotated[bytes, "model"]:
+def train_model(
+    train_df: pd.DataFrame, model: ModelSettings, features: FeatureSettings, seed: int
+) -> Annotated[bytes, "model"]:
     """Train XGBoost and log its parameters; the model leaves as UBJSON bytes, never a pickle."""
-    settings = load_settings()
-    features = model_columns(settings.features)
-    model = train(train_df, settings.model, features, seed=settings.seed)
+    trained = train(train_df, model, model_columns(features), seed=seed)
     mlflow.log_params(
         {
-            **settings.model.model_dump(),
-            "seed": settings.seed,
+            **model.model_dump(),
+            "seed": seed,
             "train_rows": len(train_df),
-            "boosting_rounds": model.booster.num_boosted_rounds(),
-            "threshold": model.threshold,
+            "boosting_rounds": trained.booster.num_boosted_rounds(),
+            "threshold": trained.threshold,
         }
     )
-    return model.to_bytes()
+    return trained.to_bytes()
 
 
 @step(experiment_tracker=True)
-def evaluate_model(model: bytes, test_df: pd.DataFrame) -> Annotated[dict[str, float], "metrics"]:
+def evaluate_model(
+    model: bytes, test_df: pd.DataFrame, target_fpr: float
+) -> Annotated[dict[str, float], "metrics"]:
     """Evaluate on the held-out rows; log metrics, ROC and PR curves and feature importance."""
-    settings = load_settings()
     trained = TrainedModel.from_bytes(model)
-    evaluation = evaluate(trained, test_df, settings.model.target_fpr)
+    evaluation = evaluate(trained, test_df, target_fpr)
     mlflow.log_metrics(evaluation.metrics())
     labels, scores = test_df[LABEL].to_numpy(), trained.predict(test_df)
     mlflow.log_figure(plots.roc_figure(labels, scores), "plots/roc_curve.png")
@@ -119,14 +133,16 @@ def evaluate_model(model: bytes, test_df: pd.DataFrame) -> Annotated[dict[str, f
 
 
 @step
-def evaluate_champion(test_df: pd.DataFrame) -> Annotated[dict[str, Any], "champion"]:
+def evaluate_champion(
+    test_df: pd.DataFrame, target_fpr: float
+) -> Annotated[dict[str, Any], "champion"]:
     """The current champion's metrics on the same held-out rows (empty when there is none)."""
-    settings = load_settings()
-    version = registry.champion_version(settings)
+    workspace = load_workspace()
+    version = registry.champion_version(workspace)
     if version is None:
         return {}
-    champion = registry.load_version(settings, version)
-    metrics = evaluate(champion, test_df, settings.model.target_fpr).metrics()
+    champion = registry.load_version(workspace, version)
+    metrics = evaluate(champion, test_df, target_fpr).metrics()
     return {"version": version, "metrics": metrics}
 
 
@@ -138,23 +154,26 @@ def register_model(
     metrics: dict[str, float],
     champion: dict[str, Any],
     trigger: dict[str, Any],
+    validation_fraction: float,
+    overrides: list[str],
 ) -> Annotated[str, "model_version"]:
     """Log the model, its lineage and its drift reference; register it as `challenger`.
 
     The drift reference is the newest slice of the training rows (the early-stopping slice) with
     the model's scores: customer histories are complete there, as they are in production.
+    `overrides` are the `--set` assignments this run was started with (recorded, not applied).
     """
-    settings = load_settings()
+    workspace = load_workspace()
     trained = TrainedModel.from_bytes(model)
     run = mlflow.active_run()
     labels = pd.concat([train_df, test_df])
-    tags = {
-        **lineage_tags(settings),
-        "mlflow_run_id": run.info.run_id if run else "",
-        "metrics": json.dumps(metrics, sort_keys=True),
-        "compared_with_champion": champion.get("version", "none"),
-        "feature_service_definition": json.dumps(feature_service_definition(settings)),
-        "training_data": json.dumps(
+    version_tags = {
+        **lineage_tags(workspace),
+        tags.MLFLOW_RUN_ID: run.info.run_id if run else "",
+        tags.METRICS: json.dumps(metrics, sort_keys=True),
+        tags.COMPARED_WITH_CHAMPION: champion.get("version", "none"),
+        tags.FEATURE_SERVICE_DEFINITION: json.dumps(feature_service_definition(workspace)),
+        tags.TRAINING_DATA: json.dumps(
             {
                 "rows": len(labels),
                 "start": str(labels[TIME].min()),
@@ -162,46 +181,46 @@ def register_model(
                 "fraud_rate": round(float(labels[LABEL].mean()), 5),
             }
         ),
-        "environment": json.dumps(asdict(environment_report(settings.project_root))),
-        "gate_thresholds": json.dumps(settings.gate.model_dump()),
-        "retraining_trigger": json.dumps(trigger),
+        tags.ENVIRONMENT: json.dumps(asdict(environment_report(workspace.project_root))),
+        tags.RETRAINING_TRIGGER: json.dumps(trigger),
+        tags.RUN_OVERRIDES: json.dumps(overrides),
     }
-    mlflow.set_tags(tags)
-    recent = split_by_time(train_df, settings.model.validation_fraction)[1]
+    mlflow.set_tags(version_tags)
+    recent = split_by_time(train_df, validation_fraction)[1]
     log_reference(drift_reference(trained, recent))
-    return registry.log_and_register(settings, trained, test_df, tags)
+    return registry.log_and_register(workspace, trained, test_df, version_tags)
 
 
 @step
 def promotion_gate(
-    version: str, metrics: dict[str, float], champion: dict[str, Any]
+    version: str, metrics: dict[str, float], champion: dict[str, Any], gate: GateSettings
 ) -> Annotated[dict[str, Any], "gate_decision"]:
-    """Promote the challenger only if it passes the gate; otherwise the champion stays."""
-    settings = load_settings()
+    """Promote the challenger only if it passes the gate; otherwise the champion stays.
+
+    The thresholds applied are recorded here, with the verdict, on the version and its run.
+    """
+    workspace = load_workspace()
     champion_metrics = champion.get("metrics")
     decision = judge(
         Evaluation.from_metrics(metrics),
         Evaluation.from_metrics(champion_metrics) if champion_metrics else None,
-        settings.gate,
+        gate,
     )
-    client = registry.mlflow_client(settings)
-    client.set_model_version_tag(registry.model_name(settings), version, "gate", decision.summary())
+    registry.record_gate(workspace, version, gate.model_dump(), decision.summary())
     if decision.passed:
-        registry.set_champion(settings, version, "promote", "gate", decision.summary())
+        promotion.set_champion(workspace, version, "promote", "gate", decision.summary())
     else:
-        event = audit.AuditEvent(
-            "reject", "gate", champion.get("version"), version, decision.summary()
-        )
-        registry.record(settings, event)
+        promotion.record_rejection(workspace, version, champion.get("version"), decision.summary())
     return {
         "version": version,
         "passed": decision.passed,
         "reasons": decision.reasons,
-        "champion": registry.champion_version(settings),
+        "thresholds": gate.model_dump(),
+        "champion": registry.champion_version(workspace),
     }
 
 
 @step
 def write_release_evidence(decision: dict[str, Any]) -> Annotated[str, "evidence_page"]:
     """Write the registered version's release evidence (after the gate, so its verdict is in)."""
-    return str(evidence.write(load_settings(), decision["version"]))
+    return str(evidence.write(load_workspace(), decision["version"]))

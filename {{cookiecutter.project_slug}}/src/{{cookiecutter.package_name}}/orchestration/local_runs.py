@@ -1,4 +1,8 @@
-"""Run the pipelines on the active stack and return what they decided and produced."""
+"""Run the pipelines on the embedded local stack and return what they decided and produced.
+
+The runner is an entry point: it gets the loaded settings and hands each pipeline the sections
+its steps need. It takes no decision of its own; after monitoring, it follows the decision step.
+"""
 
 from __future__ import annotations
 
@@ -24,8 +28,16 @@ class TrainingOutcome:
     metrics: dict[str, float]
 
 
-def run_training(settings: Settings, trigger: dict[str, Any] | None = None) -> TrainingOutcome:
-    """Run the training pipeline on the local stack; `trigger` says why (for the evidence)."""
+def run_training(
+    settings: Settings,
+    trigger: dict[str, Any] | None = None,
+    overrides: list[str] | None = None,
+) -> TrainingOutcome:
+    """Run the training pipeline on the local stack; `trigger` says why (for the evidence).
+
+    `overrides` are `section.key=value` assignments for this run only (params.yaml unchanged).
+    """
+    settings = settings.with_overrides(overrides or [])
     ensure_local_stack(settings)
     from zenml.integrations.mlflow.flavors.mlflow_experiment_tracker_flavor import (
         MLFlowExperimentTrackerSettings,
@@ -35,7 +47,9 @@ def run_training(settings: Settings, trigger: dict[str, Any] | None = None) -> T
 
     tracker = MLFlowExperimentTrackerSettings(experiment_name=settings.tracking.experiment_name)
     with explained_failures("training"):
-        run = training.with_options(settings={"experiment_tracker": tracker})(trigger=trigger)
+        run = training.with_options(settings={"experiment_tracker": tracker})(
+            **training_parameters(settings), trigger=trigger, overrides=overrides or []
+        )
     if run is None:
         raise RuntimeError("the training pipeline did not run")
     decision: dict[str, Any] = _output(run, "promotion_gate", "gate_decision")
@@ -55,7 +69,7 @@ def run_batch_inference(settings: Settings, path: str, newest: int) -> Path:
     from {{ cookiecutter.package_name }}.pipelines.batch_inference import batch_inference
 
     with explained_failures("batch_inference"):
-        run = batch_inference(path=path, newest=newest)
+        run = batch_inference(features=settings.features, path=path, newest=newest)
     if run is None:
         raise RuntimeError("the batch-inference pipeline did not run")
     return Path(_output(run, "write_predictions", "predictions_path"))
@@ -71,30 +85,45 @@ class MonitoringOutcome:
 
 
 def run_monitoring(settings: Settings, source: str, path: str, newest: int) -> MonitoringOutcome:
-    """Run the monitoring pipeline; on drift, retrain (auto_retrain) or file a request."""
+    """Run the monitoring pipeline; retrain when its decision step says so."""
     ensure_local_stack(settings)
     from zenml.integrations.mlflow.flavors.mlflow_experiment_tracker_flavor import (
         MLFlowExperimentTrackerSettings,
     )
 
     from {{ cookiecutter.package_name }}.model.registry import monitoring_experiment
-    from {{ cookiecutter.package_name }}.monitoring.trigger import RetrainingDecision, write_request
+    from {{ cookiecutter.package_name }}.monitoring.trigger import request_path
     from {{ cookiecutter.package_name }}.pipelines.monitoring import monitoring
 
     tracker = MLFlowExperimentTrackerSettings(experiment_name=monitoring_experiment(settings))
     with explained_failures("monitoring"):
         run = monitoring.with_options(settings={"experiment_tracker": tracker})(
-            source=source, path=path, newest=newest
+            **monitoring_parameters(settings), source=source, path=path, newest=newest
         )
     if run is None:
         raise RuntimeError("the monitoring pipeline did not run")
-    summary: dict[str, Any] = _output(run, "check_champion_drift", "monitoring")
-    if not summary["retrain"]:
-        return MonitoringOutcome(summary)
-    if not settings.monitoring.auto_retrain:
-        decision = RetrainingDecision(retrain=True, reasons=summary["reasons"])
-        return MonitoringOutcome(summary, request=write_request(settings, decision, summary))
-    return MonitoringOutcome(summary, retraining=run_training(settings, trigger=summary))
+    summary: dict[str, Any] = _output(run, "decide_retraining", "monitoring")
+    if summary["action"] == "request":
+        return MonitoringOutcome(summary, request=request_path(settings))
+    if summary["action"] == "retrain":
+        return MonitoringOutcome(summary, retraining=run_training(settings, trigger=summary))
+    return MonitoringOutcome(summary)
+
+
+def training_parameters(settings: Settings) -> dict[str, Any]:
+    """The training pipeline's parameters: the sections its steps decide with."""
+    return {
+        "quality": settings.quality,
+        "features": settings.features,
+        "model": settings.model,
+        "gate": settings.gate,
+        "seed": settings.seed,
+    }
+
+
+def monitoring_parameters(settings: Settings) -> dict[str, Any]:
+    """The monitoring pipeline's sections (the data source is the caller's choice)."""
+    return {"features": settings.features, "monitoring": settings.monitoring}
 
 
 class StepFailedError(RuntimeError):

@@ -1,0 +1,80 @@
+"""The `data` and `features` commands: the DVC stages, the DVC remote and the Feast store."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from {{ cookiecutter.package_name }}.settings import load_settings
+
+data_app = typer.Typer(help="Synthetic data (DVC stage `generate`) and the DVC remote.")
+features_app = typer.Typer(help="The feature table (DVC stage `features`) and the Feast store.")
+
+
+@data_app.command("generate")
+def data_generate() -> None:
+    """Write the synthetic customers and transactions (the DVC stage `generate`).
+
+    Example: {{ cookiecutter.project_slug }} data generate
+    """
+    from {{ cookiecutter.package_name }}.data.generate import write_dataset
+
+    files = write_dataset(load_settings())
+    typer.echo(f"wrote {files.customers} and {files.transactions}")
+
+
+@data_app.command("remote")
+def data_remote() -> None:
+    """Point DVC's default remote at the configured storage, with download verification.
+
+    Example: {{ cookiecutter.project_slug }} data remote && dvc push
+    """
+    from {{ cookiecutter.package_name }}.data.versioning import configure_remote
+
+    typer.echo(f"DVC remote 'storage' -> {configure_remote(load_settings())} (verify on)")
+
+
+@features_app.command("build")
+def features_build() -> None:
+    """Check the raw data against its contract and build the feature table (DVC stage `features`).
+
+    Example: {{ cookiecutter.project_slug }} features build
+    """
+    from {{ cookiecutter.package_name }}.features.build import write_feature_table
+
+    files = write_feature_table(load_settings())
+    typer.echo(f"wrote {files.features}")
+
+
+@features_app.command("apply")
+def features_apply() -> None:
+    """Run `feast apply`, then fill the online store (backfill the first time, then incremental).
+
+    Example: {{ cookiecutter.project_slug }} features apply
+    """
+    from {{ cookiecutter.package_name }}.features.store import apply_and_materialize
+
+    done = apply_and_materialize(load_settings())
+    typer.echo(f"feast apply done; materialized ({done.mode}) up to {done.end.isoformat()}")
+
+
+@features_app.command("online")
+def features_online(
+    customer_ids: Annotated[list[int], typer.Argument(help="Customer ids to look up.")],
+) -> None:
+    """Print the online feature values of some customers, and which ones are unknown.
+
+    Example: {{ cookiecutter.project_slug }} features online 5 42 999999
+    """
+    from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures
+
+    result = CustomerFeatures.of(load_settings()).online_features(customer_ids)
+    typer.echo(result.values.set_index("customer_id").T.to_string())
+    typer.echo(f"not found: {result.missing or 'none'}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `data` and `features` groups to the top-level command line."""
+    app.add_typer(data_app, name="data", no_args_is_help=True)
+    app.add_typer(features_app, name="features", no_args_is_help=True)
