@@ -38,7 +38,9 @@ from tests.helpers import (
 )
 
 ENTRYPOINT = ["python", "-m", "zenml.entrypoints.entrypoint"]
+CREDENTIALS_SECRET = "{{ cookiecutter.project_slug }}-pipeline-credentials"
 IMAGE = "registry.example.com/ml/{{ cookiecutter.project_slug }}:{{ cookiecutter.version }}"
+SANDBOX_IMAGE = "registry.invalid/sandbox/{{ cookiecutter.project_slug }}:{{ cookiecutter.version }}"
 BUCKET = "pipelines"
 APP = Path("/app")
 APP_MARKER = ".emptied-by-the-kfp-spec-test"
@@ -59,6 +61,22 @@ def read_spec(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     if platform:
         json_format.ParseDict(platform, pipeline_spec_pb2.PlatformSpec())
     return pipeline, platform
+
+
+def platform_executors(platform: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The Kubernetes settings of each executor (placement, credentials)."""
+    kubernetes = platform.get("platforms", {}).get("kubernetes", {})
+    executors: dict[str, dict[str, Any]] = kubernetes.get("deploymentSpec", {}).get("executors", {})
+    return executors
+
+
+def credentials_from_secret(executor: dict[str, Any]) -> dict[str, tuple[str, str]]:
+    """The variables a pod reads from a Kubernetes Secret: name -> (secret, key)."""
+    return {
+        pair["envVar"]: (reference["secretName"], pair["secretKey"])
+        for reference in executor.get("secretAsEnv", [])
+        for pair in reference["keyToEnv"]
+    }
 
 
 def containers(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -148,7 +166,8 @@ def test_compiled_specs_mirror_the_zenml_pipelines(project: Path, gpu: bool) -> 
         assert len(snapshot) == 1
         assert upstream_by_step(spec) == zenml_dag(project, snapshot.pop())
         for step, container in tasks.items():
-            assert container["image"] == "registry.invalid/sandbox/{{ cookiecutter.project_slug }}:{{ cookiecutter.version }}"
+            cuda = "-cuda" if gpu and step == "train_model" else ""
+            assert container["image"] == f"{SANDBOX_IMAGE}{cuda}"
             assert container["command"] == ENTRYPOINT
             assert container["args"][container["args"].index("--step_name") + 1] == step
             resources = container["resources"]
@@ -156,8 +175,15 @@ def test_compiled_specs_mirror_the_zenml_pipelines(project: Path, gpu: bool) -> 
             assert resources["resourceMemoryLimit"].endswith("G")
             assert float(resources["resourceCpuLimit"]) >= 1
         gpu_steps = {step for step, c in tasks.items() if "accelerator" in c["resources"]}
-        scheduled = platform.get("platforms", {}).get("kubernetes", {})
-        scheduled = scheduled.get("deploymentSpec", {}).get("executors", {})
+        kubernetes = platform_executors(platform)
+        placement_keys = {"nodeSelector", "tolerations"}
+        scheduled = {e: c for e, c in kubernetes.items() if placement_keys & c.keys()}
+        token = {"MLFLOW_TRACKING_TOKEN": (CREDENTIALS_SECRET, "MLFLOW_TRACKING_TOKEN")}
+        assert {e: credentials_from_secret(c) for e, c in kubernetes.items()} == dict.fromkeys(
+            spec["deploymentSpec"]["executors"], token
+        )
+        variables = {item["name"] for c in tasks.values() for item in c["env"]}
+        assert "MLFLOW_TRACKING_TOKEN" not in variables
         if gpu and name == "training":
             assert gpu_steps == {"train_model"}
             accelerator = tasks["train_model"]["resources"]["accelerator"]
@@ -276,10 +302,20 @@ def pod_command(command: list[str]) -> list[str]:
     return command
 
 
-def execute_spec(path: Path, pods: Path) -> dict[str, dict[str, Any]]:
-    """Run every task of a compiled spec in DAG order, as its pod would; return the containers."""
-    spec, _ = read_spec(path)
+def execute_spec(path: Path, pods: Path, secret: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Run every task of a compiled spec in DAG order, as its pod would; return the containers.
+
+    `secret` is the credentials Secret: a pod gets the keys its executor references.
+    """
+    spec, platform = read_spec(path)
+    text = path.read_text()
+    assert not [value for value in secret.values() if value in text], "a credential in the spec"
     tasks = containers(spec)
+    by_executor = platform_executors(platform)
+    executor_of = {
+        task["taskInfo"]["name"]: spec["components"][task["componentRef"]["name"]]["executorLabel"]
+        for task in spec["root"]["dag"]["tasks"].values()
+    }
     assert {c["image"] for c in tasks.values()} == {IMAGE}
     job_name = f"{path.stem}-{uuid.uuid4().hex[:8]}"  # what KFP substitutes, one per execution
     for step in TopologicalSorter(upstream_by_step(spec)).static_order():
@@ -290,6 +326,8 @@ def execute_spec(path: Path, pods: Path) -> dict[str, dict[str, Any]]:
         }
         home = pods / path.stem / step
         home.mkdir(parents=True)
+        from_secret = credentials_from_secret(by_executor.get(executor_of[step], {}))
+        env |= {name: secret[key] for name, (_, key) in from_secret.items()}
         pod_env = {"PATH": f"{BIN}{os.pathsep}/usr/bin:/bin", "HOME": str(home), **POD_CREDENTIALS}
         result = subprocess.run(
             pod_command([*container["command"], *container["args"]]),
@@ -338,7 +376,8 @@ def test_the_compiled_training_and_monitoring_specs_run_task_by_task(
     assert "sandbox" not in output
 
     folder = project / "build" / "kfp"
-    tasks = execute_spec(folder / "training.yaml", tmp_path / "pods")
+    secret = {"MLFLOW_TRACKING_TOKEN": cluster["MLFLOW_TRACKING_TOKEN"]}
+    tasks = execute_spec(folder / "training.yaml", tmp_path / "pods", secret)
     outcome = completed_run(project, tasks)
     assert outcome["status"] == "completed"
     assert outcome["steps"] == dict.fromkeys(tasks, "completed")
@@ -355,7 +394,7 @@ def test_the_compiled_training_and_monitoring_specs_run_task_by_task(
     artifacts = registry.list_artifacts(str(champion.run_id), "plots")
     assert {Path(item.path).name for item in artifacts} >= {"roc_curve.png", "pr_curve.png"}
 
-    monitoring = execute_spec(folder / "monitoring.yaml", tmp_path / "pods")
+    monitoring = execute_spec(folder / "monitoring.yaml", tmp_path / "pods", secret)
     assert completed_run(project, monitoring)["steps"] == dict.fromkeys(monitoring, "completed")
     judged = registry.get_model_version("{{ cookiecutter.package_name }}", champion.version)
     decision = json.loads(judged.tags["last_monitoring"])
@@ -389,6 +428,10 @@ def test_stack_kubeflow_registers_the_recipe_idempotently(
     assert (
         ok(run(project, CLI, "kfp", "image", env=cluster, inherit_settings=False)).strip() == IMAGE
     )
+    assert (
+        ok(run(project, CLI, "kfp", "image", "--cuda", env=cluster, inherit_settings=False)).strip()
+        == f"{IMAGE}-cuda"
+    )
 
 
 def last_error_line(project: Path, *command: str, env: dict[str, str]) -> str:
@@ -401,7 +444,7 @@ def last_error_line(project: Path, *command: str, env: dict[str, str]) -> str:
 
 
 def test_cluster_errors_end_with_one_line_saying_what_to_set(
-    project: Path, cluster: dict[str, str]
+    project: Path, cluster: dict[str, str], tmp_path: Path
 ) -> None:
     without_registry = {k: v for k, v in cluster.items() if k != "CONTAINER_REGISTRY_URI"}
     line = last_error_line(project, CLI, "stack", "kubeflow", env=without_registry)
@@ -417,7 +460,18 @@ def test_cluster_errors_end_with_one_line_saying_what_to_set(
     )
     assert "set KFP_HOST" in line
 
-    reachable_kfp = {**cluster, "KFP_HOST": cluster["MLFLOW_TRACKING_URI"]}  # any HTTP server
-    line = last_error_line(project, CLI, "kfp", "run", env=reachable_kfp)
+    not_kfp = {**cluster, "KFP_HOST": cluster["MLFLOW_TRACKING_URI"]}  # an HTTP server, not KFP
+    line = last_error_line(project, CLI, "kfp", "run", env=not_kfp)
+    assert line.startswith("error: ") and "is not a Kubeflow Pipelines API health check" in line
+    assert "(HTTP 404" in line and "set KFP_HOST" in line
+
+    health = tmp_path / "pipeline" / "apis" / "v2beta1" / "healthz"
+    health.parent.mkdir(parents=True)
+    health.write_text('{"commit_sha": "unknown", "multi_user": false}')
+    port = free_port()
+    kfp_api = [sys.executable, "-u", "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+    with serving([*kfp_api, "--directory", str(tmp_path)], "Serving HTTP"):
+        healthy_kfp = {**cluster, "KFP_HOST": f"http://127.0.0.1:{port}/pipeline"}
+        line = last_error_line(project, CLI, "kfp", "run", env=healthy_kfp)
     assert line.startswith("error: pods cannot reach this machine's ZenML store")
     assert "zenml login" in line

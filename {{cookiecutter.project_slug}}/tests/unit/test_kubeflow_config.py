@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
+
 import pytest
 
 from {{ cookiecutter.package_name }}.orchestration.cluster_stack import (
@@ -10,10 +16,14 @@ from {{ cookiecutter.package_name }}.orchestration.cluster_stack import (
     load_config,
     required_variables,
 )
-from {{ cookiecutter.package_name }}.orchestration.kubeflow_orchestrator import kubernetes_quantity
+from {{ cookiecutter.package_name }}.orchestration.kubeflow_orchestrator import (
+    check_endpoint,
+    kubernetes_quantity,
+    split_credentials,
+)
 from {{ cookiecutter.package_name }}.orchestration.kubeflow_runs import merge
 from {{ cookiecutter.package_name }}.settings import load_settings
-from tests.helpers import PROJECT_ROOT
+from tests.helpers import PROJECT_ROOT, free_port
 
 
 def test_placeholders_take_the_variable_then_the_default() -> None:
@@ -62,14 +72,119 @@ def test_the_gpu_overlay_adds_to_train_model_and_keeps_its_cpu_and_memory() -> N
     assert merged["settings"]["docker"]["parent_image"] == "r.example.com/ml/{{ cookiecutter.project_slug }}:{{ cookiecutter.version }}"
 
 
+# Kubernetes' quantity grammar (apimachinery resource.Quantity): a number, then a binary or
+# decimal SI suffix; decimal kilo is a lower-case k.
+KUBERNETES_QUANTITY = re.compile(r"^[0-9]+(Ki|Mi|Gi|Ti|Pi|Ei|m|k|M|G|T|P|E)?$")
+
+
 @pytest.mark.parametrize(
-    ("memory", "quantity"), [("4GB", "4G"), ("512MiB", "512Mi"), ("1GiB", "1Gi"), ("64KB", "64K")]
+    ("memory", "quantity"), [("4GB", "4G"), ("512MiB", "512Mi"), ("1GiB", "1Gi"), ("64KB", "64k")]
 )
 def test_zenml_memory_becomes_a_kubernetes_quantity(memory: str, quantity: str) -> None:
     assert kubernetes_quantity(memory) == quantity
+
+
+def test_every_zenml_memory_unit_becomes_a_valid_kubernetes_quantity() -> None:
+    from zenml.config.resource_settings import ByteUnit
+
+    quantities = {unit.value: kubernetes_quantity(f"3{unit.value}") for unit in ByteUnit}
+    assert all(KUBERNETES_QUANTITY.match(quantity) for quantity in quantities.values()), quantities
+    assert len(set(quantities.values())) == len(quantities)
 
 
 @pytest.mark.parametrize("memory", ["4.5GB", "GB", "4XB"])
 def test_a_memory_kubernetes_cannot_read_is_refused(memory: str) -> None:
     with pytest.raises(ValueError, match="memory must look like"):
         kubernetes_quantity(memory)
+
+
+class FakeKubeflow(BaseHTTPRequestHandler):
+    """A KFP API health check that needs a token; `/login` is what a gateway redirects to."""
+
+    seen_tokens: ClassVar[list[str | None]] = []
+
+    def do_GET(self) -> None:
+        token = self.headers.get("Authorization")
+        FakeKubeflow.seen_tokens.append(token)
+        if self.path.startswith("/gateway/"):
+            self.send_response(302)
+            self.send_header("Location", "/login")
+            self.end_headers()
+        elif self.path == "/login":
+            self._answer(200, "text/html", b"<html>Sign in</html>")
+        elif token != "Bearer good-token":
+            self._answer(401, "application/json", b'{"error": "unauthenticated"}')
+        else:
+            self._answer(200, "application/json", b'{"commit_sha": "abc", "multi_user": true}')
+
+    def _answer(self, status: int, kind: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        """Keep the test output clean."""
+
+
+@pytest.fixture(scope="module")
+def kubeflow() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeKubeflow)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    thread.join()
+
+
+def test_a_healthy_api_with_the_token_passes_the_endpoint_check(kubeflow: str) -> None:
+    check_endpoint(f"{kubeflow}/pipeline", "good-token")
+    assert FakeKubeflow.seen_tokens[-1] == "Bearer good-token"
+
+
+@pytest.mark.parametrize(
+    ("path", "token", "expected"),
+    [
+        ("/pipeline", None, r"refused the request \(HTTP 401\): set KFP_TOKEN"),
+        ("/pipeline", "stale-token", r"refused the request \(HTTP 401\): set KFP_TOKEN"),
+        ("/gateway", "good-token", r"HTTP 200, text/html, after a redirect\): set KFP_HOST"),
+    ],
+)
+def test_an_unauthenticated_or_wrong_endpoint_fails_in_one_line(
+    kubeflow: str, path: str, token: str | None, expected: str
+) -> None:
+    with pytest.raises(RuntimeError, match=expected) as failure:
+        check_endpoint(f"{kubeflow}{path}", token)
+    assert "\n" not in str(failure.value)
+
+
+def test_an_unreachable_endpoint_says_what_to_set() -> None:
+    with pytest.raises(RuntimeError, match="cannot reach the Kubeflow Pipelines API"):
+        check_endpoint(f"http://127.0.0.1:{free_port()}/pipeline")
+
+
+def test_credentials_are_split_from_what_a_spec_may_carry() -> None:
+    credentials = [
+        "ZENML_STORE_API_TOKEN",
+        "ZENML_STORE_API_KEY",
+        "ZENML_STORE_PASSWORD",
+        "MLFLOW_TRACKING_TOKEN",
+        "MLFLOW_TRACKING_PASSWORD",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AZURE_STORAGE_ACCOUNT_KEY",
+        "{{ cookiecutter.package_name | upper }}_FEAST__REDIS_CONNECTION_STRING",
+    ]
+    public = [
+        "ZENML_STORE_URL",
+        "ZENML_SECRETS_STORE_TYPE",
+        "DISABLE_CREDENTIALS_DISK_CACHING",
+        "MLFLOW_TRACKING_URI",
+        "AWS_ENDPOINT_URL",
+        "KFP_RUN_ID",
+    ]
+    kept, moved = split_credentials(dict.fromkeys(credentials + public, "value"))
+    assert sorted(kept) == sorted(public)
+    assert moved == sorted(credentials)

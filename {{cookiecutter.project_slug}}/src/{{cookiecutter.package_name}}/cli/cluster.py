@@ -67,7 +67,11 @@ def kfp_compile() -> None:
 
 
 @kfp_app.command("image")
-def kfp_image() -> None:
+def kfp_image(
+    cuda: Annotated[
+        bool, typer.Option("--cuda", help="The GPU step's CUDA image (configs/kubeflow/gpu.yaml).")
+    ] = False,
+) -> None:
     """Print the pipeline image the Kubeflow tasks use (configs/kubeflow/training.yaml).
 
     Example: docker build -f deploy/Dockerfile -t "$({{ cookiecutter.project_slug }} kfp image)" .
@@ -75,7 +79,11 @@ def kfp_image() -> None:
     from {{ cookiecutter.package_name }}.orchestration.cluster_stack import cluster_variables, load_config
 
     settings = load_settings()
-    config = load_config(settings, "training", cluster_variables(settings))
+    variables = cluster_variables(settings)
+    if cuda:
+        config = load_config(settings, "gpu", variables)["steps"]["train_model"]
+    else:
+        config = load_config(settings, "training", variables)
     typer.echo(config["settings"]["docker"]["parent_image"])
 
 

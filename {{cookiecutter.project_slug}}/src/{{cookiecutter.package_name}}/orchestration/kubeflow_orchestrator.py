@@ -19,6 +19,8 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import os
+import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,8 +46,27 @@ if TYPE_CHECKING:
     from zenml.stack import Stack
 
 FLAVOR = "{{ cookiecutter.package_name }}_kubeflow"
+TOKEN_VARIABLE = "KFP_TOKEN"  # a bearer token for multi-user Kubeflow, from the environment
+# Variables whose names say they carry a credential never enter a spec: pods read them from a
+# Kubernetes Secret (the orchestrator setting `credentials_secret`).
+CREDENTIAL_NAME = re.compile(
+    r"(^|_)(TOKEN|PASSWORD|SECRET|API_KEY|ACCESS_KEY|ACCESS_KEY_ID|ACCOUNT_KEY|CONNECTION_STRING)$"
+)
 NVIDIA_GPU = "nvidia.com/gpu"
-QUANTITY_UNITS = {"", "K", "Ki", "M", "Mi", "G", "Gi", "T", "Ti", "P", "Pi"}
+# ZenML's byte units and their Kubernetes suffixes: decimal kilo is a lower-case `k` there.
+QUANTITY_SUFFIXES = {
+    "B": "",
+    "KB": "k",
+    "MB": "M",
+    "GB": "G",
+    "TB": "T",
+    "PB": "P",
+    "KiB": "Ki",
+    "MiB": "Mi",
+    "GiB": "Gi",
+    "TiB": "Ti",
+    "PiB": "Pi",
+}
 
 logger = get_logger(__name__)
 
@@ -88,6 +109,7 @@ class ProjectKubeflowOrchestratorSettings(KubeflowOrchestratorSettings):
     accelerator_type: str = NVIDIA_GPU
     node_selectors: dict[str, str] = Field(default_factory=dict)
     tolerations: list[Toleration] = Field(default_factory=list)
+    credentials_secret: str = "{{ cookiecutter.project_slug }}-pipeline-credentials"
 
 
 class ProjectKubeflowOrchestratorConfig(
@@ -105,6 +127,7 @@ class ProjectKubeflowOrchestrator(KubeflowOrchestrator):
     """Kubeflow orchestrator whose compiled tasks carry every resource setting of their step."""
 
     _snapshot: PipelineSnapshotResponse | None = None
+    _credentials: dict[str, list[str]] | None = None  # step -> variables read from the Secret
 
     @property
     def settings_class(self) -> type[ProjectKubeflowOrchestratorSettings]:
@@ -119,11 +142,19 @@ class ProjectKubeflowOrchestrator(KubeflowOrchestrator):
         step_environments: dict[str, dict[str, str]],
         placeholder_run: PipelineRunResponse | None = None,
     ) -> SubmissionResult | None:
-        """Keep the snapshot at hand: each task's resources are looked up by its step."""
+        """Keep the snapshot at hand, and take every credential out of the tasks' environment.
+
+        Each task's resources are looked up by its step; the credentials removed here reach the
+        pods as references to the Kubernetes Secret instead of values in the spec.
+        """
         self._snapshot = snapshot
-        return super().submit_pipeline(
-            snapshot, stack, base_environment, step_environments, placeholder_run
-        )
+        base, base_credentials = split_credentials(base_environment)
+        environments: dict[str, dict[str, str]] = {}
+        self._credentials = {}
+        for step, environment in step_environments.items():
+            environments[step], credentials = split_credentials(environment)
+            self._credentials[step] = sorted({*credentials, *base_credentials})
+        return super().submit_pipeline(snapshot, stack, base, environments, placeholder_run)
 
     def _create_dynamic_component(
         self, image: str, command: list[str], arguments: list[str], component_name: str
@@ -158,7 +189,26 @@ class ProjectKubeflowOrchestrator(KubeflowOrchestrator):
             kubernetes.add_node_selector(task, label_key=label, label_value=value)
         for toleration in settings.tolerations:
             kubernetes.add_toleration(task, **toleration.model_dump())
+        credentials = (self._credentials or {}).get(task._task_spec.display_name, [])
+        if credentials:
+            kubernetes.use_secret_as_env(
+                task,
+                secret_name=settings.credentials_secret,
+                secret_key_to_env={name: name for name in credentials},
+            )
         return task
+
+    def _get_kfp_client(self, settings: KubeflowOrchestratorSettings) -> Any:
+        """Upstream's client, given `KFP_TOKEN` as its existing token when that is set.
+
+        The token stays in the submitting process: not in the stack's configuration, not in
+        the spec.
+        """
+        token = os.environ.get(TOKEN_VARIABLE)
+        if token and "existing_token" not in settings.client_args:
+            client_args = {**settings.client_args, "existing_token": token}
+            settings = settings.model_copy(update={"client_args": client_args})
+        return super()._get_kfp_client(settings)
 
     def _upload_and_run_pipeline(
         self, snapshot: PipelineSnapshotResponse, pipeline_file_path: str, run_name: str
@@ -172,7 +222,7 @@ class ProjectKubeflowOrchestrator(KubeflowOrchestrator):
                 (folder / f"{name}.schedule.json").write_text(recurring_run(snapshot.schedule))
             logger.info("Compile only: %s written, submission to Kubeflow skipped.", name)
             return None
-        check_endpoint(self.config.kubeflow_hostname)
+        check_endpoint(self.config.kubeflow_hostname, os.environ.get(TOKEN_VARIABLE))
         return super()._upload_and_run_pipeline(snapshot, pipeline_file_path, run_name)
 
 
@@ -193,6 +243,12 @@ class ProjectKubeflowOrchestratorFlavor(KubeflowOrchestratorFlavor):
     def implementation_class(self) -> type[ProjectKubeflowOrchestrator]:
         """The orchestrator with the resource fixes."""
         return ProjectKubeflowOrchestrator
+
+
+def split_credentials(environment: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The variables a spec may carry, and the names of those that are credentials."""
+    credentials = sorted(name for name in environment if CREDENTIAL_NAME.search(name))
+    return {k: v for k, v in environment.items() if k not in credentials}, credentials
 
 
 def step_component(
@@ -231,12 +287,12 @@ def step_component(
 
 
 def kubernetes_quantity(memory: str) -> str:
-    """ZenML's memory string ("4GB", "512MiB") as a Kubernetes quantity ("4G", "512Mi")."""
+    """ZenML's memory string ("4GB", "64KB", "512MiB") as a Kubernetes quantity ("4G", "64k")."""
     number = memory.rstrip("KMGTPiB")
-    unit = memory[len(number) :].removesuffix("B")
-    if not number.isdigit() or unit not in QUANTITY_UNITS:
+    suffix = QUANTITY_SUFFIXES.get(memory[len(number) :])
+    if not number.isdigit() or suffix is None:
         raise ValueError(f"memory must look like 4GB or 512MiB, got {memory!r}")
-    return number + unit
+    return number + suffix
 
 
 def recurring_run(schedule: Any) -> str:
@@ -258,15 +314,38 @@ def recurring_run(schedule: Any) -> str:
     )
 
 
-def check_endpoint(host: str | None) -> None:
-    """Fail with one line when the KFP API cannot be reached (upstream only logs a warning)."""
+def check_endpoint(host: str | None, token: str | None = None) -> None:
+    """Fail with one line unless the KFP API answers its health check with JSON.
+
+    Upstream only logs a warning. A login page (multi-user Kubeflow without a token) answers
+    200 with HTML after a redirect: that is refused too, as is any status other than 200.
+    """
     if not host:
         return
+    url = f"{host.rstrip('/')}/apis/v2beta1/healthz"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        requests.get(f"{host.rstrip('/')}/apis/v2beta1/healthz", timeout=10)
+        response = requests.get(url, headers=headers, timeout=10)
     except requests.RequestException as error:
         raise RuntimeError(
             f"cannot reach the Kubeflow Pipelines API at {host} ({type(error).__name__}): "
             "set KFP_HOST to a reachable endpoint, e.g. http://localhost:8080/pipeline after "
             "`kubectl port-forward -n kubeflow svc/ml-pipeline-ui 8080:80`"
         ) from None
+    if response.status_code in (401, 403):
+        raise RuntimeError(
+            f"the Kubeflow Pipelines API at {host} refused the request (HTTP "
+            f"{response.status_code}): set {TOKEN_VARIABLE} to a token it accepts "
+            "(docs/kubeflow.md, multi-user Kubeflow)"
+        )
+    try:
+        healthy = response.status_code == 200 and isinstance(response.json(), dict)
+    except ValueError:
+        healthy = False
+    if not healthy:
+        kind = response.headers.get("Content-Type", "no content type")
+        raise RuntimeError(
+            f"{url} is not a Kubeflow Pipelines API health check (HTTP {response.status_code}, "
+            f"{kind}{', after a redirect' if response.history else ''}): set KFP_HOST to the "
+            f"API endpoint and, behind a login page, {TOKEN_VARIABLE}"
+        )

@@ -27,7 +27,11 @@ from {{ cookiecutter.package_name }}.orchestration.cluster_stack import (
     load_config,
     required_variables,
 )
-from {{ cookiecutter.package_name }}.orchestration.kubeflow_orchestrator import check_endpoint, compile_only
+from {{ cookiecutter.package_name }}.orchestration.kubeflow_orchestrator import (
+    TOKEN_VARIABLE,
+    check_endpoint,
+    compile_only,
+)
 from {{ cookiecutter.package_name }}.orchestration.local_stack import STACK as LOCAL_STACK
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -58,6 +62,8 @@ def run_on_kubeflow(settings: Settings, folder: Path, *, submit: bool) -> Kubefl
 
         if submit:
             _check_cluster_reachable(settings, values, Client())
+            if TOKEN_VARIABLE in values:  # .env's token, for the client in this process only
+                os.environ[TOKEN_VARIABLE] = values[TOKEN_VARIABLE]
         from zenml.config.schedule import Schedule
 
         from {{ cookiecutter.package_name }}.orchestration.local_runs import (
@@ -96,7 +102,9 @@ def run_on_kubeflow(settings: Settings, folder: Path, *, submit: bool) -> Kubefl
 def _check_cluster_reachable(settings: Settings, variables: dict[str, str], client: Any) -> None:
     """Before uploading anything: the KFP API answers and pods can reach the ZenML store."""
     orchestrator = load_config(settings, "stack", variables)["components"]["orchestrator"]
-    check_endpoint(orchestrator["configuration"].get("kubeflow_hostname"))
+    check_endpoint(
+        orchestrator["configuration"].get("kubeflow_hostname"), variables.get(TOKEN_VARIABLE)
+    )
     if client.zen_store.is_local_store():
         raise RuntimeError(
             "pods cannot reach this machine's ZenML store: deploy a ZenML server and run "
