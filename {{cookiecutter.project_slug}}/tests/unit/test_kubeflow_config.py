@@ -6,9 +6,11 @@ import re
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import yaml
 
 from {{ cookiecutter.package_name }}.orchestration.cluster_stack import (
     MissingVariableError,
@@ -17,7 +19,9 @@ from {{ cookiecutter.package_name }}.orchestration.cluster_stack import (
     required_variables,
 )
 from {{ cookiecutter.package_name }}.orchestration.kubeflow_orchestrator import (
+    apply_pod_settings,
     check_endpoint,
+    check_pod_settings,
     kubernetes_quantity,
     split_credentials,
 )
@@ -69,7 +73,7 @@ def test_the_gpu_overlay_adds_to_train_model_and_keeps_its_cpu_and_memory() -> N
         resources["memory"] == training["steps"]["train_model"]["settings"]["resources"]["memory"]
     )
     assert merged["steps"]["load_labels"] == training["steps"]["load_labels"]
-    assert merged["settings"]["docker"]["parent_image"] == "r.example.com/ml/{{ cookiecutter.project_slug }}:{{ cookiecutter.version }}"
+    assert merged["settings"]["docker"]["parent_image"] == "r.example.com/ml/{{ cookiecutter.project_slug }}:0.1.0"
 
 
 # Kubernetes' quantity grammar (apimachinery resource.Quantity): a number, then a binary or
@@ -188,3 +192,53 @@ def test_credentials_are_split_from_what_a_spec_may_carry() -> None:
     kept, moved = split_credentials(dict.fromkeys(credentials + public, "value"))
     assert sorted(kept) == sorted(public)
     assert moved == sorted(credentials)
+
+
+def test_pod_settings_reach_the_task_through_kfp_kubernetes(tmp_path: Path) -> None:
+    from kfp import compiler, dsl
+    from zenml.integrations.kubernetes.pod_settings import KubernetesPodSettings
+
+    pod_settings = KubernetesPodSettings(
+        node_selectors={"pool": "batch"},
+        tolerations=[
+            {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}
+        ],
+        labels={"team": "fraud"},
+        annotations={"owner": "ml-platform"},
+        image_pull_secrets=["registry-pull"],
+    )
+    check_pod_settings("train_model", pod_settings)
+
+    @dsl.container_component
+    def train_model():  # type: ignore[no-untyped-def]  # kfp cannot read string annotations
+        return dsl.ContainerSpec(image="python:3.11", command=["true"])
+
+    @dsl.pipeline(name="pod-settings")
+    def pipeline():  # type: ignore[no-untyped-def]
+        apply_pod_settings(train_model(), pod_settings)
+
+    compiler.Compiler().compile(pipeline, str(tmp_path / "spec.yaml"))
+    platform = list(yaml.safe_load_all((tmp_path / "spec.yaml").read_text()))[1]
+    executor = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    placed = executor["exec-train-model"]
+    assert placed["nodeSelector"]["labels"] == {"pool": "batch"}
+    assert placed["tolerations"] == [
+        {"key": "dedicated", "operator": "Equal", "value": "ml", "effect": "NoSchedule"}
+    ]
+    assert placed["podMetadata"] == {
+        "labels": {"team": "fraud"},
+        "annotations": {"owner": "ml-platform"},
+    }
+    assert [secret["secretName"] for secret in placed["imagePullSecret"]] == ["registry-pull"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("volumes", [{"name": "scratch"}]), ("host_ipc", True)]
+)
+def test_pod_settings_a_task_cannot_carry_are_refused_in_one_line(
+    field: str, value: object
+) -> None:
+    from zenml.integrations.kubernetes.pod_settings import KubernetesPodSettings
+
+    with pytest.raises(ValueError, match=f"step score_batch: pod settings {field} cannot reach"):
+        check_pod_settings("score_batch", KubernetesPodSettings(**{field: value}))

@@ -41,6 +41,7 @@ from zenml.logger import get_logger
 
 if TYPE_CHECKING:
     from zenml.config.resource_settings import ResourceSettings
+    from zenml.integrations.kubernetes.pod_settings import KubernetesPodSettings
     from zenml.models import PipelineRunResponse, PipelineSnapshotResponse
     from zenml.orchestrators import SubmissionResult
     from zenml.stack import Stack
@@ -72,7 +73,7 @@ logger = get_logger(__name__)
 
 
 class _AppliedPodSettingsFilter(logging.Filter):
-    """Drop upstream's warning that pod settings are ignored: this flavor applies them."""
+    """Drop upstream's warning about ignored pod settings: this flavor applies or refuses them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Keep every other record."""
@@ -81,6 +82,14 @@ class _AppliedPodSettingsFilter(logging.Filter):
 
 logging.getLogger(KubeflowOrchestrator.__module__).addFilter(_AppliedPodSettingsFilter())
 _compile_folder: ContextVar[Path | None] = ContextVar("compile_folder", default=None)
+# The fields of ZenML's pod settings that kfp-kubernetes can put on a KFP v2 task.
+APPLIED_POD_SETTINGS = (
+    "annotations",
+    "image_pull_secrets",
+    "labels",
+    "node_selectors",
+    "tolerations",
+)
 
 
 @contextmanager
@@ -148,6 +157,10 @@ class ProjectKubeflowOrchestrator(KubeflowOrchestrator):
         pods as references to the Kubernetes Secret instead of values in the spec.
         """
         self._snapshot = snapshot
+        for name, configuration in snapshot.step_configurations.items():
+            settings = self.get_settings(configuration)
+            assert isinstance(settings, ProjectKubeflowOrchestratorSettings)
+            check_pod_settings(name, settings.pod_settings)
         base, base_credentials = split_credentials(base_environment)
         environments: dict[str, dict[str, str]] = {}
         self._credentials = {}
@@ -189,6 +202,8 @@ class ProjectKubeflowOrchestrator(KubeflowOrchestrator):
             kubernetes.add_node_selector(task, label_key=label, label_value=value)
         for toleration in settings.tolerations:
             kubernetes.add_toleration(task, **toleration.model_dump())
+        if settings.pod_settings is not None:
+            apply_pod_settings(task, settings.pod_settings)
         credentials = (self._credentials or {}).get(task._task_spec.display_name, [])
         if credentials:
             kubernetes.use_secret_as_env(
@@ -243,6 +258,51 @@ class ProjectKubeflowOrchestratorFlavor(KubeflowOrchestratorFlavor):
     def implementation_class(self) -> type[ProjectKubeflowOrchestrator]:
         """The orchestrator with the resource fixes."""
         return ProjectKubeflowOrchestrator
+
+
+def check_pod_settings(step: str, pod_settings: KubernetesPodSettings | None) -> None:
+    """Refuse, in one line, pod settings a KFP v2 task cannot carry (upstream drops them).
+
+    A field counts when it differs from its default: a stored configuration marks every field
+    as set.
+    """
+    if pod_settings is None:
+        return
+    defaults = type(pod_settings)()
+    unsupported = [
+        name
+        for name in sorted(type(pod_settings).model_fields)
+        if name not in APPLIED_POD_SETTINGS
+        and getattr(pod_settings, name) != getattr(defaults, name)
+    ]
+    if unsupported:
+        raise ValueError(
+            f"step {step}: pod settings {', '.join(unsupported)} cannot reach a Kubeflow Pipelines "
+            f"v2 task; this flavor applies {', '.join(APPLIED_POD_SETTINGS)}"
+        )
+
+
+def apply_pod_settings(task: dsl.PipelineTask, pod_settings: KubernetesPodSettings) -> None:
+    """Put ZenML's pod settings on the task through kfp-kubernetes."""
+    for label, value in pod_settings.node_selectors.items():
+        kubernetes.add_node_selector(task, label_key=label, label_value=value)
+    for toleration in pod_settings.tolerations:
+        kubernetes.add_toleration(
+            task,
+            key=toleration.get("key"),
+            operator=toleration.get("operator"),
+            value=toleration.get("value"),
+            effect=toleration.get("effect"),
+            toleration_seconds=toleration.get(
+                "toleration_seconds", toleration.get("tolerationSeconds")
+            ),
+        )
+    for label, value in pod_settings.labels.items():
+        kubernetes.add_pod_label(task, label, value)
+    for annotation, value in pod_settings.annotations.items():
+        kubernetes.add_pod_annotation(task, annotation, value)
+    if pod_settings.image_pull_secrets:
+        kubernetes.set_image_pull_secrets(task, pod_settings.image_pull_secrets)
 
 
 def split_credentials(environment: dict[str, str]) -> tuple[dict[str, str], list[str]]:
