@@ -7,6 +7,8 @@ and the rest of the project rely on.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
@@ -52,3 +54,39 @@ def test_packages_come_from_the_lock_file_only() -> None:
     assert len(installs) == 1
     assert "-r /tmp/requirements.lock" in installs[0]
     assert not re.search(r"pip install [^-]*==", DOCKERFILE)
+
+
+def test_the_code_zenml_unpacks_in_a_pod_is_importable(tmp_path: Path) -> None:
+    """The image's PYTHONPATH and folders, then ZenML's unpacking into ./code, then an import.
+
+    The project is not installed in the image (`python -S`: no site-packages here either).
+    """
+    pythonpath = next(
+        match[1] for line in instructions("ENV") if (match := re.search(r"PYTHONPATH=(\S+)", line))
+    )
+    app = tmp_path / "app"
+    created = [
+        word for line in instructions("RUN") for word in line.split() if word.startswith("/app")
+    ]
+    for folder in created:
+        (tmp_path / folder.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    package = "{{ cookiecutter.package_name }}"
+    pod = (
+        "import os, shutil, sys\n"
+        f"os.chdir({str(app)!r})\n"
+        f"shutil.copytree({str(PROJECT_ROOT / 'src')!r}, 'code/src', dirs_exist_ok=True)\n"
+        "sys.path.insert(0, os.path.abspath('code'))\n"
+        f"import {package}.model.tags\n"
+        f"print({package}.__version__, {package}.__file__)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", pod],
+        env={"PYTHONPATH": pythonpath.replace("/app", str(app), 1)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == [
+        "0+unknown",
+        str(app / "code" / "src" / package / "__init__.py"),
+    ]
