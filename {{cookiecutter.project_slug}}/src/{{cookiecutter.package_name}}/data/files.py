@@ -42,6 +42,20 @@ class DataFiles:
         )
 
 
+def read_transactions_to_score(workspace: Workspace, path: str, newest: int) -> pd.DataFrame:
+    """The newest `newest` transactions of a project file (0: all), at its DVC version, checked.
+
+    Batch inference and monitoring read their batch this way.
+    """
+    from {{ cookiecutter.package_name }}.data.contract import TIME, TRANSACTIONS_TO_SCORE, read_table
+    from {{ cookiecutter.package_name }}.data.versioning import pull_missing
+
+    source = workspace.resolve(workspace.project_root / path)
+    pull_missing(workspace, source)
+    batch = read_table(source, TRANSACTIONS_TO_SCORE)
+    return batch.sort_values(TIME).tail(newest) if newest else batch
+
+
 def write_parquet_atomically(frames: dict[Path, pd.DataFrame]) -> None:
     """Write every frame to a temporary file first, then rename them all into place.
 

@@ -6,8 +6,8 @@ from typing import Annotated
 import pandas as pd
 from zenml import step
 
-from {{ cookiecutter.package_name }}.data.contract import TIME, TRANSACTIONS_TO_SCORE, read_table
-from {{ cookiecutter.package_name }}.data.versioning import pull_missing
+from {{ cookiecutter.package_name }}.data.contract import TIME
+from {{ cookiecutter.package_name }}.data.files import read_transactions_to_score
 from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures
 from {{ cookiecutter.package_name }}.features.store import open_offline_store
 from {{ cookiecutter.package_name }}.model import registry
@@ -17,11 +17,7 @@ from {{ cookiecutter.package_name }}.settings import FeatureSettings, load_works
 @step
 def load_batch(path: str, newest: int) -> Annotated[pd.DataFrame, "batch"]:
     """The transactions to score (the newest `newest` of the file; 0 for all), contract-checked."""
-    workspace = load_workspace()
-    source = workspace.resolve(workspace.project_root / path)
-    pull_missing(workspace, source)
-    batch = read_table(source, TRANSACTIONS_TO_SCORE)
-    return batch.sort_values(TIME).tail(newest) if newest else batch
+    return read_transactions_to_score(load_workspace(), path, newest)
 
 
 @step

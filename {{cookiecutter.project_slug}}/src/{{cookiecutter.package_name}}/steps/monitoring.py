@@ -12,8 +12,8 @@ import mlflow
 import pandas as pd
 from zenml import step
 
-from {{ cookiecutter.package_name }}.data.contract import LABEL, TIME, TRANSACTIONS_TO_SCORE, read_table
-from {{ cookiecutter.package_name }}.data.versioning import pull_missing
+from {{ cookiecutter.package_name }}.data.contract import LABEL
+from {{ cookiecutter.package_name }}.data.files import read_transactions_to_score
 from {{ cookiecutter.package_name }}.features.request_time import encode_categories
 from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures
 from {{ cookiecutter.package_name }}.features.store import open_offline_store
@@ -53,10 +53,7 @@ def load_current(
         return served.tail(newest) if newest else served
     if source != "batch":
         raise ValueError(f"unknown source {source!r}: use log or batch")
-    file = workspace.resolve(workspace.project_root / path)
-    pull_missing(workspace, file)
-    batch = read_table(file, TRANSACTIONS_TO_SCORE).sort_values(TIME)
-    batch = batch.tail(newest) if newest else batch
+    batch = read_transactions_to_score(workspace, path, newest)
     store = open_offline_store(workspace)
     rows = CustomerFeatures(workspace, features, store).historical_features(batch)
     inputs = encode_categories(rows)[model.features]
