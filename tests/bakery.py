@@ -223,6 +223,7 @@ def expected_files(answers: dict[str, str]) -> set[str]:
         "tests/integration/test_feature_store.py",
         "tests/integration/test_kubeflow.py",
         "tests/integration/test_serving.py",
+        "tests/pods.py",
         "tests/unit/__init__.py",
         "tests/unit/test_cli.py",
         "tests/unit/test_cli_logic.py",

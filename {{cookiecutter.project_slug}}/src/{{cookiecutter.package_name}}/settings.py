@@ -162,6 +162,7 @@ class KubeflowSettings(Section):
 
     gpu: bool = False
     build_dir: Path = Path("build/kfp")
+    training_timeout_s: int = Field(default=7200, gt=0)
 
 
 class TrackingSettings(Section):

@@ -1,8 +1,11 @@
-"""The pipelines compiled for Kubeflow Pipelines: the spec's shape, then the spec itself executed.
+"""The pipelines compiled for Kubeflow Pipelines: the spec's shape, then the spec run as pods would.
 
 No cluster exists here, so the compiled YAML is the product under test. It must parse strictly
-into kfp's protobuf messages and mirror the ZenML DAG, and each task's command, arguments and
-environment, run as a process in DAG order, must complete the ZenML run and register a model.
+into kfp's protobuf messages and mirror the ZenML DAG. Then every task of every spec runs as its
+pod would (tests/pods.py: the image's environment, not this virtualenv) against servers that
+require credentials: a ZenML server (the pods log in with a service account's API key), an
+MLflow server with a login, and an S3 API. The runs must register and gate a model, leave the
+predictions in the artifact store and record the monitoring decision.
 """
 
 from __future__ import annotations
@@ -14,21 +17,20 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from graphlib import TopologicalSorter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
+import pandas as pd
 import pytest
 import yaml
-from google.protobuf import json_format
-from kfp import dsl
-from kfp.pipeline_spec import pipeline_spec_pb2
 
 from tests.helpers import (
     BIN,
     CLI,
     ENV_PREFIX,
+    PROJECT_ROOT,
     SMALL_DATA,
     copy_project,
     free_port,
@@ -36,69 +38,30 @@ from tests.helpers import (
     run,
     serving,
 )
+from tests.pods import (
+    Image,
+    assert_no_credentials,
+    containers,
+    credentials_from_secret,
+    execute_spec,
+    image_virtualenv,
+    platform_executors,
+    read_spec,
+    snapshot_of,
+    upstream_by_step,
+)
 
 ENTRYPOINT = ["python", "-m", "zenml.entrypoints.entrypoint"]
 CREDENTIALS_SECRET = "{{ cookiecutter.project_slug }}-pipeline-credentials"
 IMAGE = "registry.example.com/ml/{{ cookiecutter.project_slug }}:{{ cookiecutter.version }}"
 SANDBOX_IMAGE = "registry.invalid/sandbox/{{ cookiecutter.project_slug }}:{{ cookiecutter.version }}"
 BUCKET = "pipelines"
-APP = Path("/app")
-APP_MARKER = ".emptied-by-the-kfp-spec-test"
 # What a pod's identity (IRSA, workload identity) would provide; never part of the spec.
-POD_CREDENTIALS = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
+POD_IDENTITY = {
+    "AWS_ACCESS_KEY_ID": "pod-identity-key-id",
+    "AWS_SECRET_ACCESS_KEY": "pod-identity-secret-key",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def read_spec(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The pipeline spec and the Kubernetes platform spec (empty when the file has none)."""
-    documents = list(yaml.safe_load_all(path.read_text()))
-    pipeline = documents[0]
-    json_format.ParseDict(pipeline, pipeline_spec_pb2.PipelineSpec())  # strict: no unknown keys
-    platform = documents[1] if len(documents) > 1 else {}
-    if platform:
-        json_format.ParseDict(platform, pipeline_spec_pb2.PlatformSpec())
-    return pipeline, platform
-
-
-def platform_executors(platform: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The Kubernetes settings of each executor (placement, credentials)."""
-    kubernetes = platform.get("platforms", {}).get("kubernetes", {})
-    executors: dict[str, dict[str, Any]] = kubernetes.get("deploymentSpec", {}).get("executors", {})
-    return executors
-
-
-def credentials_from_secret(executor: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """The variables a pod reads from a Kubernetes Secret: name -> (secret, key)."""
-    return {
-        pair["envVar"]: (reference["secretName"], pair["secretKey"])
-        for reference in executor.get("secretAsEnv", [])
-        for pair in reference["keyToEnv"]
-    }
-
-
-def containers(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each task's container, by ZenML step name."""
-    executors = spec["deploymentSpec"]["executors"]
-    return {
-        task["taskInfo"]["name"]: executors[
-            spec["components"][task["componentRef"]["name"]]["executorLabel"]
-        ]["container"]
-        for task in spec["root"]["dag"]["tasks"].values()
-    }
-
-
-def upstream_by_step(spec: dict[str, Any]) -> dict[str, set[str]]:
-    """The spec's DAG, by ZenML step name."""
-    tasks = spec["root"]["dag"]["tasks"]
-    return {
-        task["taskInfo"]["name"]: {
-            tasks[upstream]["taskInfo"]["name"] for upstream in task.get("dependentTasks", [])
-        }
-        for task in tasks.values()
-    }
 
 
 def zenml(project: Path, code: str) -> Any:
@@ -115,11 +78,6 @@ def zenml_dag(project: Path, snapshot_id: str) -> dict[str, set[str]]:
         "print(json.dumps({n: c.spec.upstream_steps for n, c in s.step_configurations.items()}))"
     )
     return {step: set(upstream) for step, upstream in zenml(project, code).items()}
-
-
-def snapshot_of(container: dict[str, Any]) -> str:
-    arguments = container["args"]
-    return str(arguments[arguments.index("--snapshot_id") + 1])
 
 
 @pytest.fixture(scope="module")
@@ -178,12 +136,8 @@ def test_compiled_specs_mirror_the_zenml_pipelines(project: Path, gpu: bool) -> 
         kubernetes = platform_executors(platform)
         placement_keys = {"nodeSelector", "tolerations"}
         scheduled = {e: c for e, c in kubernetes.items() if placement_keys & c.keys()}
-        token = {"MLFLOW_TRACKING_TOKEN": (CREDENTIALS_SECRET, "MLFLOW_TRACKING_TOKEN")}
-        assert {e: credentials_from_secret(c) for e, c in kubernetes.items()} == dict.fromkeys(
-            spec["deploymentSpec"]["executors"], token
-        )
-        variables = {item["name"] for c in tasks.values() for item in c["env"]}
-        assert "MLFLOW_TRACKING_TOKEN" not in variables
+        assert not any(credentials_from_secret(c) for c in kubernetes.values())  # no login
+        assert_no_credentials(project / "build" / "kfp" / f"{name}.yaml", [])
         if gpu and name == "training":
             assert gpu_steps == {"train_model"}
             accelerator = tasks["train_model"]["resources"]["accelerator"]
@@ -226,20 +180,72 @@ def assert_every_decision_is_a_step_parameter(folder: Path, params_file: Path) -
     assert not (folder / "training.schedule.json").exists()
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """The cluster's services on loopback: an S3 API (moto) and an MLflow tracking server."""
-    folder = tmp_path_factory.mktemp("cluster")
-    s3_port, mlflow_port = free_port(), free_port()
-    endpoint = f"http://127.0.0.1:{s3_port}"
-    moto = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)]
-    mlflow = [
+@dataclass(frozen=True)
+class Cluster:
+    """The cluster's services on loopback, as the submitting machine and the pods reach them."""
+
+    env: dict[str, str]  # what `.env` holds on the submitting machine
+    secret: dict[str, str]  # the credentials Secret in the pods' namespace
+    mlflow: dict[str, str]  # how a reader logs in to the MLflow server
+
+
+def zenml_server(folder: Path, port: int, password: str) -> list[str]:
+    """A ZenML server on loopback that requires a login (not the no-auth local daemon)."""
+    variables = {
+        "ZENML_SERVER": "true",
+        "ZENML_CONFIG_PATH": str(folder / "server-config"),
+        "ZENML_STORE_URL": f"sqlite:///{folder / 'zenml.db'}",
+        "ZENML_SERVER_AUTH_SCHEME": "OAUTH2_PASSWORD_BEARER",
+        "ZENML_SERVER_JWT_SECRET_KEY": uuid.uuid4().hex,
+        "ZENML_SERVER_AUTO_ACTIVATE": "true",
+        "ZENML_DEFAULT_USER_PASSWORD": password,
+        "ZENML_ANALYTICS_OPT_IN": "false",
+    }
+    uvicorn = ["-m", "uvicorn", "zenml.zen_server.zen_server_api:app"]
+    address = ["--host", "127.0.0.1", "--port", str(port)]
+    return ["env", *(f"{k}={v}" for k, v in variables.items()), sys.executable, *uvicorn, *address]
+
+
+def service_account_key(folder: Path, url: str, password: str) -> str:
+    """Create the pods' service account on the ZenML server; return its API key."""
+    code = (
+        "from zenml.client import Client; c = Client(); "
+        "c.create_service_account(name='kubeflow-pods'); "
+        "key = c.create_api_key(service_account_name_id_or_prefix='kubeflow-pods', name='pods'); "
+        "print('API key:', key.key)"
+    )
+    login = {
+        "ZENML_CONFIG_PATH": str(folder / "admin"),
+        "ZENML_STORE_URL": url,
+        "ZENML_STORE_USERNAME": "default",
+        "ZENML_STORE_PASSWORD": password,
+        "ZENML_ANALYTICS_OPT_IN": "false",
+    }
+    output = ok(run(folder, sys.executable, "-c", code, env=login, inherit_settings=False))
+    return next(line.split()[-1] for line in output.splitlines() if line.startswith("API key:"))
+
+
+def mlflow_server_with_login(folder: Path, port: int, password: str) -> list[str]:
+    """An MLflow server whose every request needs a user name and password (basic-auth app)."""
+    config = folder / "mlflow-auth.ini"
+    config.write_text(
+        "[mlflow]\ndefault_permission = READ\n"
+        f"database_uri = sqlite:///{folder / 'mlflow-auth.db'}\n"
+        f"admin_username = admin\nadmin_password = {password}\n"
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
+    return [
+        "env",
+        f"MLFLOW_AUTH_CONFIG_PATH={config}",
+        f"MLFLOW_FLASK_SERVER_SECRET_KEY={uuid.uuid4().hex}",
         str(BIN / "mlflow"),
         "server",
+        "--app-name",
+        "basic-auth",
         "--host",
         "127.0.0.1",
         "--port",
-        str(mlflow_port),
+        str(port),
         "--workers",
         "1",
         "--backend-store-uri",
@@ -247,155 +253,144 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         "--artifacts-destination",
         str(folder / "mlflow-artifacts"),
     ]
-    with serving(moto, "Running on"), serving(mlflow, "Uvicorn running on"):
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """An S3 API (moto), an MLflow server and a ZenML server, each requiring credentials."""
+    folder = tmp_path_factory.mktemp("cluster")
+    s3_port, mlflow_port, zenml_port = free_port(), free_port(), free_port()
+    endpoint = f"http://127.0.0.1:{s3_port}"
+    zenml_url = f"http://127.0.0.1:{zenml_port}"
+    mlflow_password, zenml_password = uuid.uuid4().hex, uuid.uuid4().hex
+    moto = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(s3_port)]
+    with (
+        serving(moto, "Running on"),
+        serving(mlflow_server_with_login(folder, mlflow_port, mlflow_password), "Uvicorn running"),
+        # Outside the project: a server started in a ZenML repository takes it for its own.
+        serving(zenml_server(folder, zenml_port, zenml_password), "Uvicorn running", cwd=folder),
+    ):
         s3 = boto3.client("s3", endpoint_url=endpoint, **_boto_credentials())
         s3.create_bucket(Bucket=BUCKET)
-        yield {
-            **POD_CREDENTIALS,
+        pods_key = service_account_key(folder, zenml_url, zenml_password)
+        mlflow_login = {
+            "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
+            "MLFLOW_TRACKING_USERNAME": "admin",
+            "MLFLOW_TRACKING_PASSWORD": mlflow_password,
+        }
+        env = {
+            **POD_IDENTITY,  # the submitting user's own bucket access
+            **mlflow_login,
             "AWS_ENDPOINT_URL": endpoint,
             "KFP_HOST": f"http://127.0.0.1:{free_port()}/pipeline",
             "ARTIFACT_STORE_URI": f"s3://{BUCKET}/zenml",
             "ARTIFACT_STORE_FLAVOR": "s3",  # this cluster stores on S3, whatever the bake chose
             "CONTAINER_REGISTRY_URI": IMAGE.rsplit("/", 1)[0],
-            "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{mlflow_port}",
-            "MLFLOW_TRACKING_TOKEN": "unused-by-a-server-without-auth",
+            "ZENML_STORE_URL": zenml_url,
+            "ZENML_STORE_API_KEY": pods_key,
             f"{ENV_PREFIX}STORAGE__KIND": "s3",
             f"{ENV_PREFIX}STORAGE__REMOTE_URL": f"s3://{BUCKET}/dvc",
         }
+        yield Cluster(env=env, secret={"ZENML_STORE_API_KEY": pods_key}, mlflow=mlflow_login)
 
 
 def _boto_credentials() -> dict[str, str]:
     return {
-        "aws_access_key_id": POD_CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": POD_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-        "region_name": POD_CREDENTIALS["AWS_DEFAULT_REGION"],
+        "aws_access_key_id": POD_IDENTITY["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": POD_IDENTITY["AWS_SECRET_ACCESS_KEY"],
+        "region_name": POD_IDENTITY["AWS_DEFAULT_REGION"],
     }
 
 
-def fail_or_skip(message: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(message)
-    pytest.skip(message)
+@pytest.fixture(scope="module")
+def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
+    """The pipeline image: requirements.lock alone, deploy/Dockerfile's ENV and /app folders."""
+    venv = image_virtualenv(tmp_path_factory.mktemp("image") / "venv")
+    return Image.of(PROJECT_ROOT / "deploy" / "Dockerfile", venv)
 
 
-def pod_command(command: list[str]) -> list[str]:
-    """`command` with an empty /app, as in a new pod (ZenML's step entrypoint works in /app).
-
-    As root, a private mount namespace gets its own /app. Where that is not allowed (a container
-    without CAP_SYS_ADMIN, a normal user), an /app that only this test uses is emptied instead.
-    """
-    can_unshare = subprocess.run(["unshare", "--mount", "true"], capture_output=True)
-    if os.geteuid() == 0 and can_unshare.returncode == 0:
-        APP.mkdir(exist_ok=True)
-        fresh_app = ["sh", "-c", 'mount -t tmpfs tmpfs /app && exec "$@"', "pod"]
-        return ["unshare", "--mount", *fresh_app, *command]
-    try:
-        APP.mkdir(exist_ok=True)
-    except PermissionError:
-        fail_or_skip("/app is missing: create it once with `sudo install -d -o $USER /app`")
-    if any(APP.iterdir()) and not (APP / APP_MARKER).exists():
-        fail_or_skip("/app holds files this test did not create: empty it or run as root")
-    for entry in APP.iterdir():
-        if entry.name != APP_MARKER:
-            shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-    (APP / APP_MARKER).touch()
-    return command
+def zenml_on(project: Path, cluster: Cluster, code: str) -> Any:
+    """Ask the cluster's ZenML server, logged in as the project's user, and return the JSON."""
+    output = ok(run(project, sys.executable, "-c", code, env=cluster.env, inherit_settings=False))
+    return json.loads(output.splitlines()[-1])
 
 
-def execute_spec(path: Path, pods: Path, secret: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """Run every task of a compiled spec in DAG order, as its pod would; return the containers.
-
-    `secret` is the credentials Secret: a pod gets the keys its executor references.
-    """
-    spec, platform = read_spec(path)
-    text = path.read_text()
-    assert not [value for value in secret.values() if value in text], "a credential in the spec"
-    tasks = containers(spec)
-    by_executor = platform_executors(platform)
-    executor_of = {
-        task["taskInfo"]["name"]: spec["components"][task["componentRef"]["name"]]["executorLabel"]
-        for task in spec["root"]["dag"]["tasks"].values()
-    }
-    assert {c["image"] for c in tasks.values()} == {IMAGE}
-    job_name = f"{path.stem}-{uuid.uuid4().hex[:8]}"  # what KFP substitutes, one per execution
-    for step in TopologicalSorter(upstream_by_step(spec)).static_order():
-        container = tasks[step]
-        env = {
-            item["name"]: item["value"].replace(dsl.PIPELINE_JOB_NAME_PLACEHOLDER, job_name)
-            for item in container["env"]
-        }
-        home = pods / path.stem / step
-        home.mkdir(parents=True)
-        from_secret = credentials_from_secret(by_executor.get(executor_of[step], {}))
-        env |= {name: secret[key] for name, (_, key) in from_secret.items()}
-        pod_env = {"PATH": f"{BIN}{os.pathsep}/usr/bin:/bin", "HOME": str(home), **POD_CREDENTIALS}
-        result = subprocess.run(
-            pod_command([*container["command"], *container["args"]]),
-            env={**pod_env, **env},
-            capture_output=True,
-            text=True,
-        )
-        assert result.returncode == 0, f"{step}: {result.stdout[-2000:]}{result.stderr[-3000:]}"
-    return tasks
-
-
-def completed_run(project: Path, tasks: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The status of the ZenML run the tasks joined, and of each of its steps."""
+def completed_run(project: Path, cluster: Cluster, tasks: dict[str, dict[str, Any]]) -> Any:
+    """The ZenML run the tasks joined: its status and each step's, and its name."""
     snapshot_id = snapshot_of(next(iter(tasks.values())))
     code = (
         "import json; from zenml.client import Client; "
         f"r = Client().list_pipeline_runs(snapshot_id='{snapshot_id}').items[0]; "
-        "print(json.dumps({'status': r.status.value, "
+        "print(json.dumps({'name': r.name, 'status': r.status.value, "
         "'steps': {n: s.status.value for n, s in r.steps.items()}}))"
     )
-    result: dict[str, Any] = zenml(project, code)
-    return result
+    return zenml_on(project, cluster, code)
 
 
-@pytest.mark.e2e  # every task of the specs is a real step run
-def test_the_compiled_training_and_monitoring_specs_run_task_by_task(
-    project: Path, cluster: dict[str, str], tmp_path: Path
-) -> None:
-    ok(run(project, CLI, "data", "remote", env=cluster, inherit_settings=False))
-    ok(
-        run(
-            project,
-            sys.executable,
-            "-m",
-            "dvc",
-            "push",
-            "--quiet",
-            env=cluster,
-            inherit_settings=False,
-        )
-    )
+def commit_data_on_s3(project: Path, cluster: Cluster) -> None:
+    """Push the DVC data to the cluster's bucket and commit, as a team would before a run."""
+    ok(run(project, CLI, "data", "remote", env=cluster.env, inherit_settings=False))
+    dvc_push = [sys.executable, "-m", "dvc", "push", "--quiet"]
+    ok(run(project, *dvc_push, env=cluster.env, inherit_settings=False))
     ok(run(project, "git", "add", "--all", inherit_settings=False))
     identity = ["-c", "user.name=t", "-c", "user.email=t@e.io"]
     ok(run(project, "git", *identity, "commit", "-qm", "data on s3", inherit_settings=False))
-    output = compile_specs(project, cluster)
-    assert "sandbox" not in output
 
+
+@pytest.mark.e2e  # every task of the three specs is a real step run, as in its pod
+def test_every_compiled_pipeline_runs_task_by_task_as_its_pods_would(
+    project: Path,
+    cluster: Cluster,
+    image: Image,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    commit_data_on_s3(project, cluster)
+    assert "sandbox" not in compile_specs(project, cluster.env)
     folder = project / "build" / "kfp"
-    secret = {"MLFLOW_TRACKING_TOKEN": cluster["MLFLOW_TRACKING_TOKEN"]}
-    tasks = execute_spec(folder / "training.yaml", tmp_path / "pods", secret)
-    outcome = completed_run(project, tasks)
-    assert outcome["status"] == "completed"
-    assert outcome["steps"] == dict.fromkeys(tasks, "completed")
+    pods = tmp_path / "pods"
+    api_key = {"ZENML_STORE_API_KEY": (CREDENTIALS_SECRET, "ZENML_STORE_API_KEY")}
+    for name in ("training", "batch_inference", "monitoring"):
+        spec, platform = read_spec(folder / f"{name}.yaml")
+        from_secret = {
+            e: credentials_from_secret(c) for e, c in platform_executors(platform).items()
+        }
+        assert from_secret == dict.fromkeys(spec["deploymentSpec"]["executors"], api_key)
 
+    def execute(name: str) -> dict[str, Any]:
+        tasks = execute_spec(folder / f"{name}.yaml", pods, image, cluster.secret, POD_IDENTITY)
+        outcome = completed_run(project, cluster, tasks)
+        assert (outcome["status"], outcome["steps"]) == (
+            "completed",
+            dict.fromkeys(tasks, "completed"),
+        )
+        return dict(outcome)
+
+    execute("training")
+    monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", cluster.mlflow["MLFLOW_TRACKING_USERNAME"])
+    monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", cluster.mlflow["MLFLOW_TRACKING_PASSWORD"])
     from mlflow import MlflowClient
 
-    registry = MlflowClient(tracking_uri=cluster["MLFLOW_TRACKING_URI"])
+    registry = MlflowClient(tracking_uri=cluster.mlflow["MLFLOW_TRACKING_URI"])
     champion = registry.get_model_version_by_alias("{{ cookiecutter.package_name }}", "champion")
-    run_data = registry.get_run(str(champion.run_id)).data
-    assert run_data.metrics["roc_auc"] > 0.5
+    assert registry.get_run(str(champion.run_id)).data.metrics["roc_auc"] > 0.5
     assert champion.tags["feast_feature_service"] == "fraud_model_v1"
+    assert json.loads(champion.tags["gate_thresholds"])  # the gate step reached MLflow too
     commit = ok(run(project, "git", "rev-parse", "HEAD", inherit_settings=False)).strip()
     assert (champion.tags["git_commit"], champion.tags["git_dirty"]) == (commit, "false")
-    artifacts = registry.list_artifacts(str(champion.run_id), "plots")
-    assert {Path(item.path).name for item in artifacts} >= {"roc_curve.png", "pr_curve.png"}
+    plots = registry.list_artifacts(str(champion.run_id), "plots")
+    assert {Path(item.path).name for item in plots} >= {"roc_curve.png", "pr_curve.png"}
 
-    monitoring = execute_spec(folder / "monitoring.yaml", tmp_path / "pods", secret)
-    assert completed_run(project, monitoring)["steps"] == dict.fromkeys(monitoring, "completed")
+    scored = execute("batch_inference")
+    fetched = ok(run(project, CLI, "kfp", "predictions", env=cluster.env, inherit_settings=False))
+    assert f"predictions of run {scored['name']} written to " in fetched
+    predictions = pd.read_parquet(project / fetched.strip().rsplit(" ", 1)[-1])
+    newest = yaml.safe_load((project / "configs/kubeflow/batch_inference.yaml").read_text())
+    assert len(predictions) == newest["parameters"]["newest"]
+    assert set(predictions["model_version"]) == {champion.version}
+    assert predictions["fraud_probability"].between(0, 1).all()
+
+    execute("monitoring")
     judged = registry.get_model_version("{{ cookiecutter.package_name }}", champion.version)
     decision = json.loads(judged.tags["last_monitoring"])
     assert decision["model_version"] == champion.version and decision["source"] == "batch"
@@ -403,20 +398,23 @@ def test_the_compiled_training_and_monitoring_specs_run_task_by_task(
     assert 0 <= decision["drift_share"] <= 1
 
 
-def test_stack_kubeflow_registers_the_recipe_idempotently(
-    project: Path, cluster: dict[str, str]
-) -> None:
+def test_stack_kubeflow_registers_the_recipe_idempotently(project: Path, cluster: Cluster) -> None:
     for _ in range(2):
         assert "registered ZenML stack kubeflow" in ok(
-            run(project, CLI, "stack", "kubeflow", env=cluster, inherit_settings=False)
+            run(project, CLI, "stack", "kubeflow", env=cluster.env, inherit_settings=False)
         )
     code = (
-        "import json; from zenml.client import Client; c = Client(); "
+        "import json; from zenml.client import Client; from zenml.enums import "
+        "StackComponentType as T; c = Client(); "
         "s = c.get_stack('kubeflow', allow_name_prefix_match=False); "
+        "t = c.get_stack_component(T.EXPERIMENT_TRACKER, 'cluster_mlflow'); "
+        "k = c.get_secret('{{ cookiecutter.package_name }}_mlflow_credentials'); "
         "print(json.dumps({'stacks': c.list_stacks(name='kubeflow').total, "
-        "'components': {t.value: [x.flavor_name for x in cs] for t, cs in s.components.items()}}))"
+        "'components': {t.value: [x.flavor_name for x in cs] for t, cs in s.components.items()}, "
+        "'tracker': t.configuration, 'tracker_secrets': [str(i) for i in t.secrets], "
+        "'secret': [str(k.id), k.private, sorted(k.secret_values)]}))"
     )
-    registered = zenml(project, code)
+    registered = zenml_on(project, cluster, code)
     assert registered["stacks"] == 1
     assert registered["components"] == {
         "orchestrator": ["{{ cookiecutter.package_name }}_kubeflow"],
@@ -425,13 +423,17 @@ def test_stack_kubeflow_registers_the_recipe_idempotently(
         "image_builder": ["local"],
         "experiment_tracker": ["mlflow"],
     }
-    assert (
-        ok(run(project, CLI, "kfp", "image", env=cluster, inherit_settings=False)).strip() == IMAGE
-    )
-    assert (
-        ok(run(project, CLI, "kfp", "image", "--cuda", env=cluster, inherit_settings=False)).strip()
-        == f"{IMAGE}-cuda"
-    )
+    secret_id, private, keys = registered["secret"]
+    assert (private, keys) == (False, ["MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_USERNAME"])
+    assert registered["tracker_secrets"] == [secret_id]
+    tracker = registered["tracker"]
+    name = "{{ cookiecutter.package_name }}_mlflow_credentials"
+    assert tracker["tracking_password"] == "{" * 2 + f"{name}.MLFLOW_TRACKING_PASSWORD" + "}" * 2
+    assert cluster.mlflow["MLFLOW_TRACKING_PASSWORD"] not in json.dumps(tracker)
+    image = ok(run(project, CLI, "kfp", "image", env=cluster.env, inherit_settings=False))
+    assert image.strip() == IMAGE
+    cuda = ok(run(project, CLI, "kfp", "image", "--cuda", env=cluster.env, inherit_settings=False))
+    assert cuda.strip() == f"{IMAGE}-cuda"
 
 
 def last_error_line(project: Path, *command: str, env: dict[str, str]) -> str:
@@ -444,9 +446,9 @@ def last_error_line(project: Path, *command: str, env: dict[str, str]) -> str:
 
 
 def test_cluster_errors_end_with_one_line_saying_what_to_set(
-    project: Path, cluster: dict[str, str], tmp_path: Path
+    project: Path, cluster: Cluster, tmp_path: Path
 ) -> None:
-    without_registry = {k: v for k, v in cluster.items() if k != "CONTAINER_REGISTRY_URI"}
+    without_registry = {k: v for k, v in cluster.env.items() if k != "CONTAINER_REGISTRY_URI"}
     line = last_error_line(project, CLI, "stack", "kubeflow", env=without_registry)
     assert line.startswith("error: CONTAINER_REGISTRY_URI is not set")
     assert ".env" in line
@@ -454,24 +456,30 @@ def test_cluster_errors_end_with_one_line_saying_what_to_set(
     line = last_error_line(project, CLI, "kfp", "run", env={})
     assert line.startswith("error: KFP_HOST is not set")
 
-    line = last_error_line(project, CLI, "kfp", "run", env=cluster)
+    line = last_error_line(project, CLI, "kfp", "run", env=cluster.env)
     assert line.startswith(
-        f"error: cannot reach the Kubeflow Pipelines API at {cluster['KFP_HOST']}"
+        f"error: cannot reach the Kubeflow Pipelines API at {cluster.env['KFP_HOST']}"
     )
     assert "set KFP_HOST" in line
 
-    not_kfp = {**cluster, "KFP_HOST": cluster["MLFLOW_TRACKING_URI"]}  # an HTTP server, not KFP
-    line = last_error_line(project, CLI, "kfp", "run", env=not_kfp)
-    assert line.startswith("error: ") and "is not a Kubeflow Pipelines API health check" in line
-    assert "(HTTP 404" in line and "set KFP_HOST" in line
+    login_required = {**cluster.env, "KFP_HOST": cluster.env["MLFLOW_TRACKING_URI"]}  # 401s
+    line = last_error_line(project, CLI, "kfp", "run", env=login_required)
+    assert line.startswith("error: ") and "refused the request (HTTP 401)" in line
+    assert "set KFP_TOKEN" in line
 
-    health = tmp_path / "pipeline" / "apis" / "v2beta1" / "healthz"
-    health.parent.mkdir(parents=True)
-    health.write_text('{"commit_sha": "unknown", "multi_user": false}')
     port = free_port()
     kfp_api = [sys.executable, "-u", "-m", "http.server", str(port), "--bind", "127.0.0.1"]
     with serving([*kfp_api, "--directory", str(tmp_path)], "Serving HTTP"):
-        healthy_kfp = {**cluster, "KFP_HOST": f"http://127.0.0.1:{port}/pipeline"}
-        line = last_error_line(project, CLI, "kfp", "run", env=healthy_kfp)
+        kfp_host = {**cluster.env, "KFP_HOST": f"http://127.0.0.1:{port}/pipeline"}
+        line = last_error_line(project, CLI, "kfp", "run", env=kfp_host)
+        assert "is not a Kubeflow Pipelines API health check" in line
+        assert "(HTTP 404" in line and "set KFP_HOST" in line
+
+        health = tmp_path / "pipeline" / "apis" / "v2beta1" / "healthz"
+        health.parent.mkdir(parents=True)
+        health.write_text('{"commit_sha": "unknown", "multi_user": false}')
+        on_this_machine = {k: v for k, v in kfp_host.items() if not k.startswith("ZENML_STORE")}
+        local_store = copy_project(tmp_path / "never-logged-in")  # not logged in to a server
+        line = last_error_line(local_store, CLI, "kfp", "run", env=on_this_machine)
     assert line.startswith("error: pods cannot reach this machine's ZenML store")
     assert "zenml login" in line

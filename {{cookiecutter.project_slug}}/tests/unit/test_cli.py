@@ -72,6 +72,8 @@ COMMANDS = {
     "stack",
     "kfp compile",
     "kfp image",
+    "kfp pin",
+    "kfp predictions",
     "kfp run",
     "ui",
     "train",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +17,7 @@ from {{ cookiecutter.package_name }}.orchestration.cluster_stack import (
     MissingVariableError,
     expand,
     load_config,
+    record_image_digest,
     required_variables,
 )
 from {{ cookiecutter.package_name }}.orchestration.kubeflow_orchestrator import (
@@ -25,9 +27,9 @@ from {{ cookiecutter.package_name }}.orchestration.kubeflow_orchestrator import 
     kubernetes_quantity,
     split_credentials,
 )
-from {{ cookiecutter.package_name }}.orchestration.kubeflow_runs import merge
+from {{ cookiecutter.package_name }}.orchestration.kubeflow_runs import merge, write_run_config
 from {{ cookiecutter.package_name }}.settings import load_settings
-from tests.helpers import PROJECT_ROOT, free_port
+from tests.helpers import PROJECT_ROOT, copy_project, free_port
 
 
 def test_placeholders_take_the_variable_then_the_default() -> None:
@@ -57,7 +59,6 @@ def test_the_recipe_needs_exactly_the_documented_variables() -> None:
         "ARTIFACT_STORE_URI",
         "CONTAINER_REGISTRY_URI",
         "MLFLOW_TRACKING_URI",
-        "MLFLOW_TRACKING_TOKEN",
     }
     assert all(f"# {name}=" in documented for name in needed)
 
@@ -73,7 +74,7 @@ def test_the_gpu_overlay_adds_to_train_model_and_keeps_its_cpu_and_memory() -> N
         resources["memory"] == training["steps"]["train_model"]["settings"]["resources"]["memory"]
     )
     assert merged["steps"]["load_labels"] == training["steps"]["load_labels"]
-    assert merged["settings"]["docker"]["parent_image"] == "r.example.com/ml/{{ cookiecutter.project_slug }}:0.1.0"
+    assert merged["settings"]["docker"]["parent_image"] == "r.example.com/ml/{{ cookiecutter.project_slug }}:{{ cookiecutter.version }}"
 
 
 # Kubernetes' quantity grammar (apimachinery resource.Quantity): a number, then a binary or
@@ -170,7 +171,6 @@ def test_an_unreachable_endpoint_says_what_to_set() -> None:
 
 def test_credentials_are_split_from_what_a_spec_may_carry() -> None:
     credentials = [
-        "ZENML_STORE_API_TOKEN",
         "ZENML_STORE_API_KEY",
         "ZENML_STORE_PASSWORD",
         "MLFLOW_TRACKING_TOKEN",
@@ -192,6 +192,12 @@ def test_credentials_are_split_from_what_a_spec_may_carry() -> None:
     kept, moved = split_credentials(dict.fromkeys(credentials + public, "value"))
     assert sorted(kept) == sorted(public)
     assert moved == sorted(credentials)
+
+
+def test_the_run_token_zenml_mints_is_replaced_by_the_service_account_key() -> None:
+    kept, moved = split_credentials({"ZENML_STORE_URL": "https://z", "ZENML_STORE_API_TOKEN": "t"})
+    assert kept == {"ZENML_STORE_URL": "https://z"}
+    assert moved == ["ZENML_STORE_API_KEY"]
 
 
 def test_pod_settings_reach_the_task_through_kfp_kubernetes(tmp_path: Path) -> None:
@@ -242,3 +248,57 @@ def test_pod_settings_a_task_cannot_carry_are_refused_in_one_line(
 
     with pytest.raises(ValueError, match=f"step score_batch: pod settings {field} cannot reach"):
         check_pod_settings("score_batch", KubernetesPodSettings(**{field: value}))
+
+
+CPU_DIGEST, CUDA_DIGEST = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+
+
+def test_recorded_digests_pin_each_image_of_the_run_configuration(tmp_path: Path) -> None:
+    settings = load_settings(copy_project(tmp_path / "project")).with_overrides(
+        ["kubeflow.gpu=true"]
+    )
+    variables = {"CONTAINER_REGISTRY_URI": "r.example.com/ml"}
+    image = "r.example.com/ml/{{ cookiecutter.project_slug }}:{{ cookiecutter.version }}"
+    unpinned = write_run_config(settings, "training", tmp_path, variables)
+    assert yaml.safe_load(unpinned.read_text())["settings"]["docker"]["parent_image"] == image
+
+    record_image_digest(settings, image, CPU_DIGEST)
+    record_image_digest(settings, f"{image}-cuda", CUDA_DIGEST)
+    config = yaml.safe_load(write_run_config(settings, "training", tmp_path, variables).read_text())
+    assert config["settings"]["docker"]["parent_image"] == f"{image}@{CPU_DIGEST}"
+    train_model = config["steps"]["train_model"]["settings"]["docker"]
+    assert train_model["parent_image"] == f"{image}-cuda@{CUDA_DIGEST}"
+    other = {"CONTAINER_REGISTRY_URI": "elsewhere.example.com/ml"}  # a tag never pushed from here
+    config = yaml.safe_load(write_run_config(settings, "monitoring", tmp_path, other).read_text())
+    assert "@" not in config["settings"]["docker"]["parent_image"]
+
+
+@pytest.mark.parametrize(
+    ("image", "digest", "expected"),
+    [
+        ("r.example.com/ml/x:1", "sha256:abc", "digest must look like sha256:<64 hex digits>"),
+        ("r.example.com/ml/x@" + CPU_DIGEST, CPU_DIGEST, "give the image by tag"),
+    ],
+)
+def test_a_malformed_digest_is_refused_in_one_line(
+    tmp_path: Path, image: str, digest: str, expected: str
+) -> None:
+    settings = load_settings(copy_project(tmp_path / "project"))
+    with pytest.raises(ValueError, match=expected):
+        record_image_digest(settings, image, digest)
+
+
+def test_the_makefile_reads_the_digest_from_docker_push() -> None:
+    """The one line of `make pipeline-image` that cannot run here without a Docker engine."""
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    command = re.search(r"^PUSHED_DIGEST = (.+)$", makefile, re.MULTILINE)
+    assert command is not None
+    pushed = (
+        "The push refers to repository [r.example.com/ml/x]\n"
+        "5f70bf18a086: Pushed\n"
+        f"{{ cookiecutter.version }}: digest: {CPU_DIGEST} size: 2417\n"
+    )
+    result = subprocess.run(
+        ["bash", "-c", command[1]], input=pushed, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == CPU_DIGEST

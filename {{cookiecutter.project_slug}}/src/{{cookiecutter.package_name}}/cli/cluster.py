@@ -87,20 +87,59 @@ def kfp_image(
     typer.echo(config["settings"]["docker"]["parent_image"])
 
 
+@kfp_app.command("pin")
+def kfp_pin(
+    image: Annotated[str, typer.Argument(help="The image as `kfp image` names it (a tag).")],
+    digest: Annotated[str, typer.Argument(help="The digest the registry gave it: sha256:...")],
+) -> None:
+    """Record the digest a pushed pipeline image got; run configurations then pin it.
+
+    make pipeline-image runs this after `docker push`.
+    Example: {{ cookiecutter.project_slug }} kfp pin "$({{ cookiecutter.project_slug }} kfp image)" sha256:4f5e...
+    """
+    from {{ cookiecutter.package_name }}.orchestration.cluster_stack import record_image_digest
+
+    settings = load_settings()
+    path = record_image_digest(settings, image, digest)
+    typer.echo(f"{image} pinned to {digest} in {path.relative_to(settings.project_root)}")
+
+
 @kfp_app.command("run")
 def kfp_run() -> None:
-    """Submit training and batch inference, and schedule monitoring, on the configured cluster.
+    """Train on the cluster, wait for the gate, then score the batch and schedule monitoring.
+
+    Exit 1 when the gate rejects the model: then nothing else is submitted.
 
     Example: {{ cookiecutter.project_slug }} kfp run
     """
+    from {{ cookiecutter.package_name }}.cli.train import report_gate
     from {{ cookiecutter.package_name }}.orchestration.kubeflow_runs import run_on_kubeflow
 
     settings = load_settings()
     result = run_on_kubeflow(settings, settings.resolve(settings.kubeflow.build_dir), submit=True)
+    assert result.training is not None
+    report_gate(result.training)
     typer.echo(
-        f"submitted training and batch_inference on stack {result.stack}; monitoring runs on "
-        f"cron {settings.monitoring.schedule!r}"
+        f"submitted batch_inference on stack {result.stack} (`{{ cookiecutter.project_slug }} kfp predictions` "
+        f"fetches its output); monitoring runs on cron {settings.monitoring.schedule!r} (UTC)"
     )
+
+
+@kfp_app.command("predictions")
+def kfp_predictions(
+    run: Annotated[
+        str | None, typer.Option(help="A batch_inference run name or id (default: the newest).")
+    ] = None,
+) -> None:
+    """Copy a batch-inference run's predictions from the artifact store to artifacts/predictions/.
+
+    Example: {{ cookiecutter.project_slug }} kfp predictions
+    """
+    from {{ cookiecutter.package_name }}.orchestration.kubeflow_runs import fetch_predictions
+
+    settings = load_settings()
+    name, path = fetch_predictions(settings, run)
+    typer.echo(f"predictions of run {name} written to {path.relative_to(settings.project_root)}")
 
 
 def ui(

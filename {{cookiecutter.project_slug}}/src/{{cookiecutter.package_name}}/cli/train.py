@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from {{ cookiecutter.package_name }}.data.files import RAW_TRANSACTIONS
 from {{ cookiecutter.package_name }}.settings import load_settings
+
+if TYPE_CHECKING:
+    from {{ cookiecutter.package_name }}.orchestration.local_runs import TrainingOutcome
 
 
 def train(
@@ -27,7 +30,11 @@ def train(
     """
     from {{ cookiecutter.package_name }}.orchestration.local_runs import run_training
 
-    outcome = run_training(load_settings(), overrides=overrides or [])
+    report_gate(run_training(load_settings(), overrides=overrides or []))
+
+
+def report_gate(outcome: TrainingOutcome) -> None:
+    """Print the registered version and its figures; raise when the gate rejected it."""
     figures = ", ".join(
         f"{name} {outcome.metrics[name]:.4f}" for name in ("roc_auc", "pr_auc", "recall_at_fpr")
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +55,20 @@ def read_transactions_to_score(workspace: Workspace, path: str, newest: int) -> 
     pull_missing(workspace, source)
     batch = read_table(source, TRANSACTIONS_TO_SCORE)
     return batch.sort_values(TIME).tail(newest) if newest else batch
+
+
+def save_predictions(workspace: Workspace, predictions: pd.DataFrame) -> Path:
+    """Write scored transactions under artifacts/predictions/, named by model version and time.
+
+    A copy for the people on this machine: the pipeline's `predictions` artifact is the record.
+    """
+    version = predictions["model_version"].iloc[0] if len(predictions) else "none"
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    folder = workspace.resolve(workspace.paths.artifacts_dir) / "predictions"
+    path = folder / f"predictions_v{version}_{stamp}.parquet"
+    folder.mkdir(parents=True, exist_ok=True)
+    write_parquet_atomically({path: predictions})
+    return path
 
 
 def write_parquet_atomically(frames: dict[Path, pd.DataFrame]) -> None:

@@ -27,6 +27,10 @@ FLAVOR_SOURCE = (
     "{{ cookiecutter.package_name }}.orchestration.kubeflow_orchestrator.ProjectKubeflowOrchestratorFlavor"
 )
 PLACEHOLDER = re.compile(r"\$\{(\w+)(?::-([^}]*))?\}")
+# The digest each pushed pipeline image had (make pipeline-image records it): run configurations
+# name the image by tag and digest, so a tag pushed again later cannot change what a run executes.
+IMAGE_DIGESTS = CONFIGS / "image-digests.yaml"
+DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
 class MissingVariableError(ValueError):
@@ -93,6 +97,41 @@ def load_config(settings: Settings, name: str, variables: dict[str, str]) -> dic
     return result
 
 
+def record_image_digest(settings: Settings, image: str, digest: str) -> Path:
+    """Remember the digest `image` (a tag) had when it was pushed; returns the file."""
+    if not DIGEST.fullmatch(digest):
+        raise ValueError(f"digest must look like sha256:<64 hex digits>, got {digest!r}")
+    if "@" in image:
+        raise ValueError(f"give the image by tag, not by digest: {image!r}")
+    path = settings.project_root / IMAGE_DIGESTS
+    digests = image_digests(settings)
+    digests[image] = digest
+    header = "# Written by make pipeline-image and make pipeline-image-cuda: image tag -> digest.\n"
+    path.write_text(header + yaml.safe_dump(dict(sorted(digests.items()))))
+    return path
+
+
+def image_digests(settings: Settings) -> dict[str, str]:
+    """The recorded digests, by image tag (none before the first push)."""
+    path = settings.project_root / IMAGE_DIGESTS
+    digests: dict[str, str] = (yaml.safe_load(path.read_text()) or {}) if path.exists() else {}
+    return digests
+
+
+def pin_images(node: Any, digests: dict[str, str]) -> Any:
+    """Every `parent_image` of a run configuration with its recorded digest appended."""
+    if isinstance(node, dict):
+        return {
+            key: f"{value}@{digests[value]}"
+            if key == "parent_image" and isinstance(value, str) and value in digests
+            else pin_images(value, digests)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [pin_images(item, digests) for item in node]
+    return node
+
+
 def ensure_kubeflow_stack(settings: Settings, variables: dict[str, str], suffix: str = "") -> str:
     """Register (or update) the recipe's flavor, components and stack; returns the stack name."""
     recipe = load_config(settings, "stack", variables)
@@ -109,13 +148,24 @@ def ensure_kubeflow_stack(settings: Settings, variables: dict[str, str], suffix:
         name = spec["name"] + suffix
         configuration = spec.get("configuration", {})
         environment = spec.get("environment", {})
+        secrets = []
+        if "secret" in spec:
+            secret = spec["secret"]
+            secret_id = _store_secret(client, secret["name"] + suffix, secret, kind)
+            configuration = {**configuration, **_secret_references(secret, suffix)}
+            secrets = [secret_id]
         try:
             existing = client.get_stack_component(
                 component_type, name, allow_name_prefix_match=False
             )
         except KeyError:
             client.create_stack_component(
-                name, spec["flavor"], component_type, configuration, environment=environment
+                name,
+                spec["flavor"],
+                component_type,
+                configuration,
+                environment=environment,
+                secrets=secrets,
             )
         else:
             if existing.flavor_name != spec["flavor"]:
@@ -125,7 +175,11 @@ def ensure_kubeflow_stack(settings: Settings, variables: dict[str, str], suffix:
                     f"delete {name}` and run make stack-kubeflow again"
                 )
             client.update_stack_component(
-                name, component_type, configuration=configuration, environment=environment
+                name,
+                component_type,
+                configuration=configuration,
+                environment=environment,
+                add_secrets=[s for s in secrets if s not in existing.secrets],
             )
         components[component_type] = name
     stack = str(recipe["name"]) + suffix
@@ -136,6 +190,41 @@ def ensure_kubeflow_stack(settings: Settings, variables: dict[str, str], suffix:
     else:
         client.update_stack(stack, component_updates=components)
     return stack
+
+
+def _store_secret(client: Any, name: str, secret: dict[str, Any], kind: str) -> Any:
+    """Create or update the component's ZenML secret from the recipe; returns its id.
+
+    Shared (not private): the pods authenticate as a service account, not as the user who ran
+    this. Keys whose variable is unset are removed, so a switch from a token to a password
+    leaves no stale token behind.
+    """
+    values: dict[str, str] = secret.get("values", {})
+    if not values:
+        raise MissingVariableError(
+            f"none of {', '.join(secret['fields'].values())} is set (needed by the {kind} in "
+            f"{CONFIGS / 'stack.yaml'}): set them in .env or the environment, see .env.example"
+        )
+    try:
+        existing = client.get_secret(name, allow_partial_name_match=False)
+    except KeyError:
+        return client.create_secret(name, values, private=False).id
+    stale = [key for key in existing.secret_values if key not in values]
+    updated = client.update_secret(
+        existing.id, add_or_update_values=values, remove_values=stale or None
+    )
+    return updated.id
+
+
+def _secret_references(secret: dict[str, Any], suffix: str) -> dict[str, str]:
+    """The configuration fields that read the secret, as ZenML secret references."""
+    opening, closing = "{" * 2, "}" * 2
+    values: dict[str, str] = secret.get("values", {})
+    return {
+        field: f"{opening}{secret['name']}{suffix}.{key}{closing}"
+        for field, key in secret["fields"].items()
+        if key in values
+    }
 
 
 def _ensure_flavor(client: Any) -> None:

@@ -53,6 +53,8 @@ TOKEN_VARIABLE = "KFP_TOKEN"  # a bearer token for multi-user Kubeflow, from the
 CREDENTIAL_NAME = re.compile(
     r"(^|_)(TOKEN|PASSWORD|SECRET|API_KEY|ACCESS_KEY|ACCESS_KEY_ID|ACCOUNT_KEY|CONNECTION_STRING)$"
 )
+ZENML_RUN_TOKEN = "ZENML_STORE_API_TOKEN"
+ZENML_API_KEY = "ZENML_STORE_API_KEY"
 NVIDIA_GPU = "nvidia.com/gpu"
 # ZenML's byte units and their Kubernetes suffixes: decimal kilo is a lower-case `k` there.
 QUANTITY_SUFFIXES = {
@@ -306,9 +308,17 @@ def apply_pod_settings(task: dsl.PipelineTask, pod_settings: KubernetesPodSettin
 
 
 def split_credentials(environment: dict[str, str]) -> tuple[dict[str, str], list[str]]:
-    """The variables a spec may carry, and the names of those that are credentials."""
-    credentials = sorted(name for name in environment if CREDENTIAL_NAME.search(name))
-    return {k: v for k, v in environment.items() if k not in credentials}, credentials
+    """The variables a spec may carry, and the names of those the pods read from the Secret.
+
+    ZenML mints a token for the run at submission (`ZENML_STORE_API_TOKEN`); its value would
+    have to be in the spec, so the pods log in to the ZenML server with the service account's
+    API key (`ZENML_STORE_API_KEY`) from the Secret instead.
+    """
+    found = {name for name in environment if CREDENTIAL_NAME.search(name)}
+    public = {k: v for k, v in environment.items() if k not in found}
+    if ZENML_RUN_TOKEN in found:
+        found = (found - {ZENML_RUN_TOKEN}) | {ZENML_API_KEY}
+    return public, sorted(found)
 
 
 def step_component(

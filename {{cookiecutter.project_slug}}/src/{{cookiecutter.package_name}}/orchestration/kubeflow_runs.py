@@ -13,6 +13,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,21 @@ from {{ cookiecutter.package_name }}.orchestration.cluster_stack import (
     PIPELINES,
     cluster_variables,
     ensure_kubeflow_stack,
+    image_digests,
     load_config,
+    pin_images,
     required_variables,
 )
 from {{ cookiecutter.package_name }}.orchestration.kubeflow_orchestrator import (
     TOKEN_VARIABLE,
     check_endpoint,
     compile_only,
+)
+from {{ cookiecutter.package_name }}.orchestration.local_runs import (
+    TrainingOutcome,
+    monitoring_parameters,
+    training_outcome,
+    training_parameters,
 )
 from {{ cookiecutter.package_name }}.orchestration.local_stack import STACK as LOCAL_STACK
 from {{ cookiecutter.package_name }}.settings import Settings
@@ -46,13 +55,16 @@ class KubeflowRun:
     sandbox: bool
     specs: list[Path]
     run_configs: list[Path]
+    training: TrainingOutcome | None = None  # a submission's gate verdict
 
 
 def run_on_kubeflow(settings: Settings, folder: Path, *, submit: bool) -> KubeflowRun:
-    """Compile the three pipelines into `folder` (and submit them when `submit` is true).
+    """Compile the three pipelines into `folder`, or submit them in order.
 
     Each pipeline gets its sections of `settings` as parameters, so the specs carry them;
-    monitoring carries its schedule (`monitoring.schedule`).
+    monitoring carries its schedule (`monitoring.schedule`). A submission waits for training
+    and its gate; only a promoted model goes on to batch inference and scheduled monitoring,
+    so nothing scores with a model the gate is still judging.
     """
     variables = cluster_variables(settings)
     sandbox = not submit and not required_variables(settings) & variables.keys()
@@ -64,39 +76,101 @@ def run_on_kubeflow(settings: Settings, folder: Path, *, submit: bool) -> Kubefl
             _check_cluster_reachable(settings, values, Client())
             if TOKEN_VARIABLE in values:  # .env's token, for the client in this process only
                 os.environ[TOKEN_VARIABLE] = values[TOKEN_VARIABLE]
-        from zenml.config.schedule import Schedule
-
-        from {{ cookiecutter.package_name }}.orchestration.local_runs import (
-            monitoring_parameters,
-            training_parameters,
-        )
-        from {{ cookiecutter.package_name }}.pipelines.batch_inference import batch_inference
-        from {{ cookiecutter.package_name }}.pipelines.monitoring import monitoring
-        from {{ cookiecutter.package_name }}.pipelines.training import training
-
-        pipelines = {
-            "training": training.with_options(),
-            "batch_inference": batch_inference.with_options(),
-            "monitoring": monitoring.with_options(
-                schedule=Schedule(cron_expression=settings.monitoring.schedule)
-            ),
-        }
-        parameters = {
-            "training": training_parameters(settings),
-            "batch_inference": {"features": settings.features},
-            "monitoring": monitoring_parameters(settings),
-        }
         client = Client()
         client.activate_stack(stack)
         run_configs = [write_run_config(settings, name, folder, values) for name in PIPELINES]
+        configs = dict(zip(PIPELINES, run_configs, strict=True))
+        pipelines = _configured_pipelines(settings, configs, wait_for_training=submit)
         try:
-            with nullcontext() if submit else compile_only(folder):
-                for name, config in zip(PIPELINES, run_configs, strict=True):
-                    pipelines[name].with_options(config_path=str(config))(**parameters[name])
+            if submit:
+                outcome = _submit_in_order(pipelines)
+                return KubeflowRun(stack, sandbox, [], run_configs, outcome)
+            with compile_only(folder):
+                for name in PIPELINES:
+                    pipelines[name]()
         finally:
             client.activate_stack(LOCAL_STACK)
-    specs = [folder / f"{name}.yaml" for name in PIPELINES] if not submit else []
-    return KubeflowRun(stack, sandbox, specs, run_configs)
+    return KubeflowRun(stack, sandbox, [folder / f"{name}.yaml" for name in PIPELINES], run_configs)
+
+
+def _configured_pipelines(
+    settings: Settings, configs: dict[str, Path], *, wait_for_training: bool
+) -> dict[str, Any]:
+    """Each pipeline with its run configuration and parameters, ready to call.
+
+    `wait_for_training`: submitting training returns once the run has finished (or after
+    `kubeflow.training_timeout_s`).
+    """
+    from zenml.config.schedule import Schedule
+
+    from {{ cookiecutter.package_name }}.pipelines.batch_inference import batch_inference
+    from {{ cookiecutter.package_name }}.pipelines.monitoring import monitoring
+    from {{ cookiecutter.package_name }}.pipelines.training import training
+
+    schedule = Schedule(cron_expression=settings.monitoring.schedule)
+    wait = {"synchronous": True, "timeout": settings.kubeflow.training_timeout_s}
+    configured = {
+        "training": training.with_options(
+            config_path=str(configs["training"]),
+            settings={"orchestrator": wait} if wait_for_training else {},
+        ),
+        "batch_inference": batch_inference.with_options(
+            config_path=str(configs["batch_inference"])
+        ),
+        "monitoring": monitoring.with_options(
+            config_path=str(configs["monitoring"]), schedule=schedule
+        ),
+    }
+    parameters = {
+        "training": training_parameters(settings),
+        "batch_inference": {"features": settings.features},
+        "monitoring": monitoring_parameters(settings),
+    }
+    return {name: partial(configured[name], **parameters[name]) for name in PIPELINES}
+
+
+def _submit_in_order(pipelines: dict[str, Any]) -> TrainingOutcome:
+    """Training first, waited for; then, if its gate promoted the model, the others."""
+    from zenml.client import Client
+
+    run = pipelines["training"]()
+    finished = Client().get_pipeline_run(run.id)
+    if finished.status.value != "completed":
+        raise RuntimeError(
+            f"training run {finished.name} ended {finished.status.value}: nothing else was "
+            "submitted; its steps' logs are in the KFP UI and `zenml pipeline runs get`"
+        )
+    outcome = training_outcome(finished)
+    if outcome.passed:
+        pipelines["batch_inference"]()
+        pipelines["monitoring"]()
+    return outcome
+
+
+def fetch_predictions(settings: Settings, run: str | None = None) -> tuple[str, Path]:
+    """Copy a batch-inference run's `predictions` artifact (default: the newest run) locally.
+
+    The artifact lives in the stack's artifact store; this reads it through the project's ZenML
+    store, so it needs the same login and bucket access as `make kfp-run`.
+    """
+    from {{ cookiecutter.package_name }}.data.files import save_predictions
+    from {{ cookiecutter.package_name }}.orchestration.local_stack import use_project_zenml
+
+    use_project_zenml(settings)
+    from zenml.client import Client
+
+    client = Client()
+    if run is None:
+        runs = client.list_pipeline_runs(
+            pipeline_name="batch_inference", status="completed", sort_by="desc:created", size=1
+        )
+        if not runs.items:
+            raise RuntimeError("no completed batch_inference run in this ZenML store")
+        found = runs.items[0]
+    else:
+        found = client.get_pipeline_run(run)
+    predictions = found.steps["score_batch"].outputs["predictions"][0].load()
+    return found.name, save_predictions(settings, predictions)
 
 
 def _check_cluster_reachable(settings: Settings, variables: dict[str, str], client: Any) -> None:
@@ -115,10 +189,14 @@ def _check_cluster_reachable(settings: Settings, variables: dict[str, str], clie
 def write_run_config(
     settings: Settings, name: str, folder: Path, variables: dict[str, str]
 ) -> Path:
-    """The pipeline's run configuration with placeholders filled (and the GPU overlay if on)."""
+    """The pipeline's run configuration: placeholders filled, the GPU overlay if on, images pinned.
+
+    An image is pinned by the digest recorded when it was pushed (`kfp pin`), if any.
+    """
     config = load_config(settings, name, variables)
     if name == "training" and settings.kubeflow.gpu:
         config = merge(config, load_config(settings, "gpu", variables))
+    config = pin_images(config, image_digests(settings))
     state = git_state(settings.project_root)
     submitted = {SUBMITTED_COMMIT: state[tags.GIT_COMMIT], SUBMITTED_DIRTY: state[tags.GIT_DIRTY]}
     config["environment"] = {**config.get("environment", {}), **submitted}

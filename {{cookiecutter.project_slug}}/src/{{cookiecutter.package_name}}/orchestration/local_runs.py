@@ -52,6 +52,11 @@ def run_training(
         )
     if run is None:
         raise RuntimeError("the training pipeline did not run")
+    return training_outcome(run)
+
+
+def training_outcome(run: Any) -> TrainingOutcome:
+    """The gate's verdict and the metrics, read from a finished training run's artifacts."""
     decision: dict[str, Any] = _output(run, "promotion_gate", "gate_decision")
     return TrainingOutcome(
         run_name=run.name,
@@ -64,7 +69,7 @@ def run_training(
 
 
 def run_batch_inference(settings: Settings, path: str, newest: int) -> Path:
-    """Run the batch-inference pipeline; return the predictions file."""
+    """Run the batch-inference pipeline; return the local copy of its `predictions` artifact."""
     ensure_local_stack(settings)
     from {{ cookiecutter.package_name }}.pipelines.batch_inference import batch_inference
 
@@ -72,7 +77,9 @@ def run_batch_inference(settings: Settings, path: str, newest: int) -> Path:
         run = batch_inference(features=settings.features, path=path, newest=newest)
     if run is None:
         raise RuntimeError("the batch-inference pipeline did not run")
-    return Path(_output(run, "write_predictions", "predictions_path"))
+    from {{ cookiecutter.package_name }}.data.files import save_predictions
+
+    return save_predictions(settings, _output(run, "score_batch", "predictions"))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,5 @@
 """Steps of the batch-inference pipeline (annotations stay evaluated: ZenML reads them)."""
 
-from datetime import datetime, timezone
 from typing import Annotated
 
 import pandas as pd
@@ -24,7 +23,11 @@ def load_batch(path: str, newest: int) -> Annotated[pd.DataFrame, "batch"]:
 def score_batch(
     batch: pd.DataFrame, features: FeatureSettings
 ) -> Annotated[pd.DataFrame, "predictions"]:
-    """Score with the champion on point-in-time features; every row names the model version."""
+    """Score with the champion on point-in-time features; every row names the model version.
+
+    The predictions are this step's artifact, kept in the stack's artifact store (the cluster's
+    bucket on Kubeflow): a pod's own disk vanishes with it.
+    """
     workspace = load_workspace()
     version = registry.require_champion(workspace)
     model = registry.load_version(workspace, version)
@@ -42,16 +45,3 @@ def score_batch(
             "model_version": version,
         }
     )
-
-
-@step
-def write_predictions(predictions: pd.DataFrame) -> Annotated[str, "predictions_path"]:
-    """Write the predictions as Parquet under artifacts/predictions/, named by version and time."""
-    workspace = load_workspace()
-    version = predictions["model_version"].iloc[0]
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    folder = workspace.resolve(workspace.paths.artifacts_dir) / "predictions"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"predictions_v{version}_{stamp}.parquet"
-    predictions.to_parquet(path, index=False)
-    return str(path)
