@@ -366,7 +366,14 @@ def test_every_compiled_pipeline_runs_task_by_task_as_its_pods_would(
         )
         return dict(outcome)
 
-    execute("training")
+    trained = execute("training")
+    verdict = zenml_on(  # what `kfp run` reads once training finished, before going on
+        project,
+        cluster,
+        "import json; from dataclasses import asdict; from zenml.client import Client; "
+        "from {{ cookiecutter.package_name }}.orchestration.local_runs import training_outcome; "
+        f"print(json.dumps(asdict(training_outcome(Client().get_pipeline_run('{trained['name']}')))))",
+    )
     monkeypatch.setenv("MLFLOW_TRACKING_USERNAME", cluster.mlflow["MLFLOW_TRACKING_USERNAME"])
     monkeypatch.setenv("MLFLOW_TRACKING_PASSWORD", cluster.mlflow["MLFLOW_TRACKING_PASSWORD"])
     from mlflow import MlflowClient
@@ -374,6 +381,7 @@ def test_every_compiled_pipeline_runs_task_by_task_as_its_pods_would(
     registry = MlflowClient(tracking_uri=cluster.mlflow["MLFLOW_TRACKING_URI"])
     champion = registry.get_model_version_by_alias("{{ cookiecutter.package_name }}", "champion")
     assert registry.get_run(str(champion.run_id)).data.metrics["roc_auc"] > 0.5
+    assert (verdict["passed"], verdict["version"]) == (True, champion.version)
     assert champion.tags["feast_feature_service"] == "fraud_model_v1"
     assert json.loads(champion.tags["gate_thresholds"])  # the gate step reached MLflow too
     commit = ok(run(project, "git", "rev-parse", "HEAD", inherit_settings=False)).strip()
