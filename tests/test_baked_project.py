@@ -44,6 +44,14 @@ def test_default_bake_passes_its_own_lint_and_tests(default_project: Path) -> No
 
 
 @pytest.mark.slow
+def test_default_bake_runs_each_compiled_pipeline_as_its_pods_would(default_project: Path) -> None:
+    """`make test-pods`, kept out of `make test` for time, with a CI job of its own."""
+    summary = last_line(make(default_project, "test-pods"))
+    assert re.search(r"\b1 passed\b", summary), summary
+    assert "failed" not in summary and "skipped" not in summary
+
+
+@pytest.mark.slow
 def test_redis_bake_runs_its_online_store_tests_against_a_real_redis_server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
@@ -96,6 +104,8 @@ def test_github_workflow_runs_lint_and_test_on_the_chosen_python(default_project
     workflow = yaml.safe_load((default_project / ".github/workflows/ci.yml").read_text())
     steps = workflow["jobs"]["test"]["steps"]
     commands = [step.get("run") for step in steps if "run" in step]
-    assert commands == ['sudo install -d -o "$USER" /app', "make lint", "make test"]
+    assert commands == ["make lint", "make test"]
+    pods = [step.get("run") for step in workflow["jobs"]["pods"]["steps"] if "run" in step]
+    assert pods == ['sudo install -d -o "$USER" /app', "make test-pods"]
     setup_python = next(step for step in steps if step.get("uses", "").startswith("actions/setup"))
     assert setup_python["with"]["python-version"] == "3.11"

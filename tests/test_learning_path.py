@@ -47,7 +47,7 @@ REMOVED_ARTIFACT = {
     1: ("data/raw/transactions.parquet", "run `make data`"),
     2: ("data/features/customer_features.parquet", "run `make data`"),
     3: ("artifacts/mlflow/mlflow.db", "run `make train`"),
-    4: ("reports/audit_log.jsonl", "no rejected challenger"),
+    4: ("artifacts/mlflow/mlflow.db", "no champion model yet"),  # the history is the registry's
     5: ("reports/prediction_log.jsonl", "`make predict-example`"),
     6: ("build/kfp/training.yaml", "run `make kfp-compile`"),
     7: ("reports/monitoring", "run `make monitor`"),
@@ -87,7 +87,8 @@ def learner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def test_demo_runs_the_whole_job_and_ends_in_a_served_prediction(learner: Path) -> None:
     demo = (learner / "demo.log").read_text()
-    assert "gate passed: version 1 is the champion" in demo
+    assert "gate passed: version 1 is staged for approval" in demo
+    assert "version 1 is the champion (was none), approved by" in demo
     assert "not found: [999999]" in demo
     assert "no retraining needed" in demo
     assert (learner / "reports" / "releases" / "v1" / "evidence.md").is_file()
@@ -151,6 +152,39 @@ def test_each_checkpoint_says_what_to_do_when_its_artifact_is_missing(
         result = make(learner, "checkpoint", f"WEEK={week}")
     finally:
         shutil.move(aside, artifact)
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert advice in result.stdout, result.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("part", "advice"),
+    [
+        ("code.git_commit", "empty sections or fields ['code.git_commit']"),
+        ("fairness", "empty sections or fields ['fairness']"),
+        ("explanations.global_importance", "['explanations.global_importance']"),
+        ("model_card.md", "lacks one of ('evidence.md', 'evidence.json', 'model_card.md')"),
+    ],
+)
+def test_week_8_fails_when_a_part_of_the_champion_s_evidence_is_blank_or_missing(
+    learner: Path, part: str, advice: str
+) -> None:
+    folder = learner / "reports" / "releases" / "v1"
+    saved = {path: path.read_bytes() for path in folder.iterdir()}
+    if part.endswith(".md"):
+        (folder / part).unlink()
+    else:
+        record = json.loads((folder / "evidence.json").read_text())
+        section, _, field = part.partition(".")
+        if field:
+            record[section][field] = None if section == "code" else {}
+        else:
+            record[section] = {}
+        (folder / "evidence.json").write_text(json.dumps(record))
+    try:
+        result = make(learner, "checkpoint", "WEEK=8")
+    finally:
+        for path, content in saved.items():
+            path.write_bytes(content)
     assert result.returncode != 0, result.stdout[-2000:]
     assert advice in result.stdout, result.stdout[-2000:]
 

@@ -30,5 +30,9 @@ def champion(settings: Settings) -> str:
     """The champion's version; without one, the checkpoint fails with how to get one."""
     version = registry.champion_version(settings)
     if version is None:
-        next_step("there is no champion model yet: run `make train` (after `make data features`)")
+        next_step(
+            "there is no champion model yet: run `make train` (after `make data features`), then "
+            "approve the staged version: `.venv/bin/{{ cookiecutter.project_slug }} promote --version staging "
+            "--approver <you> --reason <why>`"
+        )
     return version

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from checkpoints.conftest import next_step
-from {{ cookiecutter.package_name }}.governance import audit
+from {{ cookiecutter.package_name }}.governance.promotion import history
 from {{ cookiecutter.package_name }}.settings import Settings
 
 
@@ -12,10 +12,10 @@ def test_a_champion_exists(champion: str) -> None:
 
 
 def test_the_gate_rejected_a_challenger(settings: Settings) -> None:
-    rejected = [event for event in audit.read(settings) if event.action == "reject"]
+    rejected = [event for event in history(settings) if event.action == "reject"]
     if not rejected:
         next_step(
-            "the audit log holds no rejected challenger: set model.max_depth: 1 and "
+            "the registry's audit history holds no rejected challenger: set model.max_depth: 1 and "
             "model.n_estimators: 1 in params.yaml, run `make train` (the gate rejects the "
             "worse model and the champion stays), then restore both values"
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from checkpoints.conftest import next_step
 from {{ cookiecutter.package_name }}.governance.evidence import evidence_folder
@@ -20,19 +21,36 @@ SECTIONS = (
     "mlflow",
     "approvals",
     "model_card",
+    "fairness",
+    "explanations",
 )
+
+
+def blank_fields(value: Any, path: str) -> list[str]:
+    """The fields of a section that are null or an empty string, as dotted paths."""
+    if isinstance(value, dict):
+        return [
+            found for key, item in value.items() for found in blank_fields(item, f"{path}.{key}")
+        ]
+    return [path] if value is None or value == "" else []
 
 
 def test_the_champion_s_release_evidence_is_complete(settings: Settings, champion: str) -> None:
     folder = evidence_folder(settings, champion)
-    if not (folder / "evidence.md").is_file() or not (folder / "evidence.json").is_file():
-        next_step(f"no release evidence of the champion (version {champion}): run `make evidence`")
+    pages = ("evidence.md", "evidence.json", "model_card.md")
+    if not all((folder / page).is_file() for page in pages):
+        next_step(
+            f"the release evidence of the champion (version {champion}) lacks one of {pages}: "
+            "run `make evidence`"
+        )
     record = json.loads((folder / "evidence.json").read_text())
     empty = [section for section in SECTIONS if not record.get(section)]
+    empty += [field for section in SECTIONS for field in blank_fields(record.get(section), section)]
     if empty:
         next_step(
-            f"the evidence of version {champion} has empty sections {empty}: run `make train` "
-            "(every training run records them), then `make evidence`"
+            f"the evidence of version {champion} has empty sections or fields {empty}: run "
+            "`make train` from a committed project (every training run records them), then "
+            "`make evidence`"
         )
     if not record["drift"]["last_monitoring"]:
         next_step(

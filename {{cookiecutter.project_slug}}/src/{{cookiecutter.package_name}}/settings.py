@@ -104,12 +104,32 @@ class ModelSettings(Section):
     target_fpr: float = Field(default=0.05, gt=0, lt=1)
 
 
+class FairnessSettings(Section):
+    """How far apart customer groups may be, at the shipped threshold, before the gate refuses."""
+
+    groups: list[str] = Field(default_factory=lambda: ["age_band", "channel"], min_length=1)
+    max_fpr_difference: float = Field(default=0.08, ge=0, le=1)
+    max_recall_difference: float = Field(default=0.35, ge=0, le=1)
+    min_group_rows: int = Field(default=100, ge=1)  # smaller groups are reported, not judged
+    min_group_frauds: int = Field(default=10, ge=1)  # for recall, which needs frauds to measure
+    min_z: float = Field(default=3.0, ge=0)  # a gap narrower in standard errors is noise
+
+
 class GateSettings(Section):
     """What a new model must achieve to become champion."""
 
     min_roc_auc: float = Field(default=0.75, ge=0, le=1)
     min_recall: float = Field(default=0.3, ge=0, le=1)
     max_regression: float = Field(default=0.01, ge=0, le=1)
+    min_comparison_rows: int = Field(default=200, ge=1)
+    fairness: FairnessSettings = FairnessSettings()
+
+
+class GovernanceSettings(Section):
+    """Who moves the champion: the gate alone, or a named person after it."""
+
+    require_approval: bool = True  # the gate stages a version; `promote` makes it champion
+    distinct_approver: bool = False  # the approver may not be who ran the training
 
 
 class QualitySettings(Section):
@@ -231,6 +251,7 @@ class Settings(Workspace):
     features: FeatureSettings = FeatureSettings()
     model: ModelSettings = ModelSettings()
     gate: GateSettings = GateSettings()
+    governance: GovernanceSettings = GovernanceSettings()
     quality: QualitySettings = QualitySettings()
     monitoring: MonitoringSettings = MonitoringSettings()
     kubeflow: KubeflowSettings = KubeflowSettings()

@@ -65,9 +65,19 @@ def test_release_evidence_is_filled_from_the_real_sources(project: Path) -> None
     assert record["environment"]["python"] == ".".join(map(str, sys.version_info[:3]))
     assert record["mlflow"]["run_id"] == record["model"]["lineage_id"]
     assert [(a["action"], a["who"], a["to_version"]) for a in record["approvals"]] == [
-        ("promote", "gate", "1")
+        ("stage", "gate", "1"),
+        ("promote", "reviewer", "1"),
     ]
     assert record["drift"]["retraining_trigger"] == {"reason": "run by hand"}
+    bands = {group["group"] for group in record["fairness"]["age_band"]["groups"]}
+    assert bands == {"18-29", "30-44", "45-64", "65+"}
+    importance = record["explanations"]["global_importance"]
+    assert "amount" in importance and min(importance.values()) >= 0
+    assert list(importance.values()) == sorted(importance.values(), reverse=True)
+    card = (page.parent / "model_card.md").read_text()
+    for heading in ("## Intended use", "## Metrics by group", "## What moves the scores"):
+        assert heading in card
+    assert "promote by reviewer" in card
     text = page.read_text()
     for heading in ("## Code", "## Data (DVC)", "## Model card", "**Limitations.**"):
         assert heading in text
@@ -88,6 +98,26 @@ def test_monitoring_without_drift_triggers_nothing(project: Path) -> None:
     _, record = evidence(project, "--version", "1")
     last = record["drift"]["last_monitoring"]
     assert (last["drift_share"], last["action"]) == (summary["drift_share"], "none")
+
+
+def test_drift_without_new_labels_files_a_request_and_trains_nothing(
+    project: Path, tmp_path: Path
+) -> None:
+    batch = tmp_path / "drifted.parquet"  # scored, not labelled data: dvc.lock is unchanged
+    code = (
+        "import sys; from {{ cookiecutter.package_name }}.data.generate import generate; "
+        "from {{ cookiecutter.package_name }}.settings import load_settings; s = load_settings(); "
+        "drifted = generate(s.data.model_copy(update={'drift': True}), s.seed); "
+        "drifted.transactions.to_parquet(sys.argv[1])"
+    )
+    ok(run(project, sys.executable, "-c", code, str(batch)))
+    asked = run(project, CLI, "monitor", "--path", str(batch), "--newest", "1500")
+    assert asked.returncode == 3, asked.stdout[-2000:] + asked.stderr[-2000:]
+    assert "no new labelled data since version 1" in asked.stdout
+    request = json.loads((project / "reports" / "retraining_request.json").read_text())
+    assert (request["action"], request["retrain"]) == ("request", True)
+    assert request["reasons"][-1].startswith("no new labelled data since version 1")
+    assert set(models(project)) == {"1"}
 
 
 def test_drift_on_asks_for_retraining_and_then_retrains(project: Path) -> None:
@@ -118,7 +148,7 @@ def test_drift_on_asks_for_retraining_and_then_retrains(project: Path) -> None:
     trigger = new["drift"]["retraining_trigger"]
     assert (trigger["action"], trigger["model_version"]) == ("retrain", "1")
     assert any(reason.startswith("Share of Drifted Columns") for reason in trigger["reasons"])
-    assert new["metrics"]["compared_with_champion"] == "1"
+    assert new["metrics"]["compared_with_champion"]["version"] == "1"
 
 
 def test_a_broken_batch_fails_the_quality_gate_before_training(project: Path) -> None:

@@ -1,7 +1,7 @@
 """The BentoML service over HTTP: `bentoml serve` on a free loopback port, real Feast and model.
 
-The session's trained project brings its champion and its Bento; each server runs through
-`{{ cookiecutter.project_slug }} serve`, as a user starts it.
+The session's trained project brings its champion and this module builds its Bento; each server
+runs through `{{ cookiecutter.project_slug }} serve`, as a user starts it.
 """
 
 from __future__ import annotations
@@ -90,8 +90,9 @@ def wait_until_ready(service: Running, deadline_s: float = 120) -> None:
 
 @pytest.fixture(scope="module")
 def project(trained_project: Path) -> Iterator[Path]:
-    """The shared trained project with its Bento; what the requests change is undone afterwards."""
+    """The shared trained project and the champion's Bento; what the module changes is undone."""
     with restored_afterwards(trained_project):
+        assert "built Bento {{ cookiecutter.package_name }}:" in ok(run(trained_project, CLI, "bento"))
         yield trained_project
 
 

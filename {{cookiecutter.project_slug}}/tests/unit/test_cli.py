@@ -81,6 +81,7 @@ COMMANDS = {
     "monitor",
     "promote",
     "rollback",
+    "audit",
     "evidence",
     "models",
     "bento",

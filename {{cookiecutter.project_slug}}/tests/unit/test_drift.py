@@ -44,12 +44,18 @@ def test_only_the_shifted_features_drift(tmp_path: Path) -> None:
     assert result.score_drift > MonitoringSettings().score_drift_threshold
     assert 0.5 < result.performance["RocAuc"] <= 1.0
     assert (tmp_path / "drift.html").is_file() and (tmp_path / "drift.json").is_file()
-    decision = decide(result.failed_tests, auto_retrain=True)
+    decision = decide(result.failed_tests, auto_retrain=True, new_labels=True, champion="1")
     assert (decision.retrain, decision.action) == (True, "retrain")
     assert decision.reasons[0].startswith("Share of Drifted Columns: Less 0.250")
     assert "Actual value 0.500 >= 0.250" in decision.reasons[0]
     assert decision.reasons[1].startswith("Value Drift for column fraud_probability")
-    assert decide(result.failed_tests, auto_retrain=False).action == "request"
+    assert (
+        decide(result.failed_tests, auto_retrain=False, new_labels=True, champion="1").action
+        == "request"
+    )
+    same_labels = decide(result.failed_tests, auto_retrain=True, new_labels=False, champion="1")
+    assert (same_labels.retrain, same_labels.action) == (True, "request")
+    assert same_labels.reasons[-1].startswith("no new labelled data since version 1")
 
 
 def test_one_drifted_feature_below_the_share_does_not_call_for_retraining(tmp_path: Path) -> None:
@@ -58,7 +64,10 @@ def test_one_drifted_feature_below_the_share_does_not_call_for_retraining(tmp_pa
     result = check_drift(reference, current, FEATURES, settings, 0.5, tmp_path)
     assert result.drifted_features == ["merchant_category"]
     assert result.failed_tests == []
-    assert decide(result.failed_tests, auto_retrain=True).action == "none"
+    assert (
+        decide(result.failed_tests, auto_retrain=True, new_labels=True, champion="1").action
+        == "none"
+    )
 
 
 def test_the_same_distribution_triggers_nothing(tmp_path: Path) -> None:
@@ -67,7 +76,10 @@ def test_the_same_distribution_triggers_nothing(tmp_path: Path) -> None:
     )
     assert result.drifted_features == []
     assert result.score_drift < MonitoringSettings().score_drift_threshold
-    assert decide(result.failed_tests, auto_retrain=True).retrain is False
+    assert (
+        decide(result.failed_tests, auto_retrain=True, new_labels=True, champion="1").retrain
+        is False
+    )
 
 
 def test_rows_without_labels_get_drift_but_no_performance(tmp_path: Path) -> None:
@@ -92,7 +104,7 @@ def test_a_pending_request_records_why(project_copy: Path) -> None:
         0.5,
         project_copy,
     )
-    decision = decide(result.failed_tests, auto_retrain=False)
+    decision = decide(result.failed_tests, auto_retrain=False, new_labels=True, champion="1")
     path = write_request(settings, decision, {"model_version": "7"})
     assert path == request_path(settings)
     request = json.loads(path.read_text())

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import stat
 import subprocess
 from pathlib import Path
@@ -8,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.package_name }}.data.contract import LABEL, TIME
 from {{ cookiecutter.package_name }}.data.generate import generate
 from {{ cookiecutter.package_name }}.features.build import build_feature_table
 from {{ cookiecutter.package_name }}.features.request_time import model_columns, request_time_features
@@ -18,13 +20,17 @@ from {{ cookiecutter.package_name }}.governance.lineage import (
     dvc_data_hashes,
     git_state,
 )
+from {{ cookiecutter.package_name }}.governance.promotion import PromotionRefusedError, approve
 from {{ cookiecutter.package_name }}.model.evaluate import Evaluation, evaluate
-from {{ cookiecutter.package_name }}.model.gate import judge
+from {{ cookiecutter.package_name }}.model.fairness import breaches, group_metrics
+from {{ cookiecutter.package_name }}.model.gate import Comparison, comparison_rows, judge
 from {{ cookiecutter.package_name }}.model.train import TrainedModel, resolve_device, split_by_time, train
 from {{ cookiecutter.package_name }}.settings import (
     DataSettings,
+    FairnessSettings,
     FeatureSettings,
     GateSettings,
+    GovernanceSettings,
     ModelSettings,
     load_settings,
 )
@@ -93,25 +99,36 @@ def test_evaluation_refuses_a_single_class(frame: pd.DataFrame) -> None:
         evaluate(model, frame[frame["is_fraud"] == 0].head(50), 0.05)
 
 
-def evaluation(roc_auc: float, recall: float) -> Evaluation:
-    return Evaluation(roc_auc, 0.3, recall, 0.05, 0.1, 0.5, 90, 5, 2, 3, 100)
+def evaluation(roc_auc: float = 0.9, caught: int = 6, false_alarms: int = 5) -> Evaluation:
+    """100 held-out rows, 10 of them fraud: `caught` flagged, `false_alarms` of the 90 others."""
+    return Evaluation(
+        roc_auc, 0.3, 0.6, 0.05, 0.1, 0.5, 90 - false_alarms, false_alarms, 10 - caught, caught, 100
+    )
 
 
 @pytest.mark.parametrize(
     ("challenger", "champion", "passed", "reason"),
     [
-        (evaluation(0.9, 0.5), None, True, ""),
-        (evaluation(0.7, 0.5), None, False, "roc_auc 0.7000 < minimum 0.75"),
-        (evaluation(0.9, 0.2), None, False, "recall_at_fpr 0.2000 < minimum 0.3"),
-        (evaluation(0.9, 0.5), evaluation(0.905, 0.5), True, ""),
-        (evaluation(0.88, 0.5), evaluation(0.9, 0.5), False, "worse than the champion"),
-        (evaluation(0.9, 0.4), evaluation(0.9, 0.5), False, "recall_at_fpr 0.4000 is worse"),
+        (evaluation(), None, True, ""),
+        (evaluation(roc_auc=0.7), None, False, "roc_auc 0.7000 < minimum 0.75"),
+        (evaluation(caught=2), None, False, "recall at the shipped threshold 0.2000 < minimum 0.3"),
+        (evaluation(), evaluation(roc_auc=0.905), True, ""),
+        (
+            evaluation(roc_auc=0.88),
+            evaluation(),
+            False,
+            "roc_auc 0.8800 is worse than the champion",
+        ),
+        # better ranking, worse as shipped: fewer frauds caught at its threshold
+        (evaluation(roc_auc=0.95, caught=5), evaluation(), False, "recall 0.5000 is worse"),
+        (evaluation(false_alarms=9), evaluation(), False, "false_positive_rate 0.1000 is worse"),
     ],
 )
-def test_gate(
+def test_gate_compares_both_models_as_they_ship(
     challenger: Evaluation, champion: Evaluation | None, passed: bool, reason: str
 ) -> None:
-    decision = judge(challenger, champion, GateSettings())
+    comparison = Comparison(challenger, champion) if champion else None
+    decision = judge(challenger, comparison, GateSettings())
     assert decision.passed is passed
     assert reason in decision.summary()
 
@@ -132,16 +149,20 @@ def test_device_auto_uses_cuda_only_when_a_gpu_is_visible(
     assert resolve_device("cpu") == "cpu"
 
 
-def test_audit_log_appends_stamped_events(project_copy: Path) -> None:
+def test_a_torn_line_in_the_audit_mirror_is_reported_and_skipped(
+    project_copy: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = load_settings()
-    audit.append(settings, audit.AuditEvent("promote", "gate", None, "1", "passed"))
-    audit.append(settings, audit.AuditEvent("rollback", "alice", "2", "1", "alert"))
-    events = audit.read(settings)
-    assert [(e.action, e.who, e.to_version) for e in events] == [
-        ("promote", "gate", "1"),
-        ("rollback", "alice", "1"),
-    ]
-    assert all(event.when for event in events)
+    promoted = audit.AuditEvent("promote", "gate", None, "1", "passed").stamped()
+    audit.append(settings, promoted)
+    with audit.audit_log_path(settings).open("a") as log:
+        log.write('{"action": "rollback", "who": "al')  # the process died mid-line
+    rolled_back = audit.AuditEvent("rollback", "alice", "2", "1", "alert").stamped()
+    audit.append(settings, rolled_back)
+    with caplog.at_level(logging.WARNING):
+        assert audit.read(settings) == [promoted, rolled_back]
+    assert "line 2 is not a whole audit event; skipped" in caplog.text
+    assert all(event.when for event in audit.read(settings))
 
 
 def test_lineage_reads_dvc_lock_and_git_state(
@@ -167,7 +188,58 @@ def test_lineage_reads_dvc_lock_and_git_state(
 
 
 def test_evaluation_survives_its_metrics_dictionary() -> None:
-    original = evaluation(0.9, 0.5)
+    original = evaluation()
     restored = Evaluation.from_metrics(original.metrics())
     assert restored == original
     assert isinstance(restored.true_positives, int)
+
+
+def decisions(
+    rows: int, frauds: int, caught: int, false_alarms: int
+) -> tuple[list[int], list[bool]]:
+    """Labels and flags of one group: `caught` of its frauds, `false_alarms` of its others."""
+    labels = [1] * frauds + [0] * (rows - frauds)
+    flagged = [i < caught for i in range(frauds)] + [i < false_alarms for i in range(rows - frauds)]
+    return labels, flagged
+
+
+def test_the_fairness_gate_names_the_group_with_more_false_positives() -> None:
+    bands = {"18-29": (400, 40, 30, 18), "45-64": (400, 40, 30, 72), "65+": (20, 2, 1, 10)}
+    labels, flagged, band = [], [], []
+    for name, counts in bands.items():
+        group_labels, group_flags = decisions(*counts)
+        labels += group_labels
+        flagged += group_flags
+        band += [name] * counts[0]
+    groups = pd.DataFrame({"age_band": band, "channel": "web"})
+    settings = FairnessSettings(groups=["age_band", "channel"])
+    report = group_metrics(np.array(labels), np.array(flagged), groups, settings)
+    gap = report["age_band"]["false_positive_rate_gap"]
+    assert (gap["worst"], gap["best"]) == ("45-64", "18-29")  # 65+ is too small to judge
+    assert gap["difference"] == pytest.approx(72 / 360 - 18 / 360)
+    assert report["age_band"]["recall_gap"]["difference"] == 0.0
+    assert report["channel"]["false_positive_rate_gap"] is None  # one group: nothing to compare
+    [reason] = breaches(report, settings)
+    assert reason.startswith("false_positive_rate of age_band=45-64 is 0.200 against 0.050")
+    assert reason.endswith("> gate.fairness.max_fpr_difference 0.08")
+    assert breaches(report, FairnessSettings(max_fpr_difference=0.2)) == []
+    assert gap["z"] == pytest.approx(0.15 / (0.2 * 0.8 / 360 + 0.05 * 0.95 / 360) ** 0.5, abs=0.01)
+    assert breaches(report, FairnessSettings(min_z=gap["z"] + 0.1)) == []  # within the noise
+    small = next(row for row in report["age_band"]["groups"] if row["group"] == "65+")
+    assert (small["rows"], small["judged"]) == (20, False)
+
+
+def test_the_champion_is_compared_only_on_rows_newer_than_its_training_data() -> None:
+    times = pd.date_range("2026-01-01", periods=10, freq="D", tz="UTC")
+    held_out = pd.DataFrame({TIME: times, LABEL: [0, 1] * 5})
+    rows = comparison_rows(held_out, "2", trained_until=times[5], min_rows=4)
+    assert list(rows[TIME]) == list(times[6:])
+    with pytest.raises(ValueError, match=r"cannot compare with champion v2: 4 held-out rows are"):
+        comparison_rows(held_out, "2", trained_until=times[5], min_rows=5)
+
+
+def test_an_approval_needs_a_named_approver_and_a_reason(project_copy: Path) -> None:
+    governance = GovernanceSettings()
+    for approver, reason in ((" ", "reviewed"), ("alice", "")):
+        with pytest.raises(PromotionRefusedError, match="needs a named approver and a reason"):
+            approve(load_settings(), "1", approver, reason, governance)

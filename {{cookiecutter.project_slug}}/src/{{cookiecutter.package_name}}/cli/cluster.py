@@ -105,10 +105,19 @@ def kfp_pin(
 
 
 @kfp_app.command("run")
-def kfp_run() -> None:
+def kfp_run(
+    score_only: Annotated[
+        bool,
+        typer.Option(
+            "--score-only",
+            help="Skip training: score the batch and schedule monitoring with the champion.",
+        ),
+    ] = False,
+) -> None:
     """Train on the cluster, wait for the gate, then score the batch and schedule monitoring.
 
-    Exit 1 when the gate rejects the model: then nothing else is submitted.
+    Exit 1 when the gate rejects the model: then nothing else is submitted. A staged model
+    waits for `promote`; then `kfp run --score-only` submits the rest.
 
     Example: {{ cookiecutter.project_slug }} kfp run
     """
@@ -116,9 +125,15 @@ def kfp_run() -> None:
     from {{ cookiecutter.package_name }}.orchestration.kubeflow_runs import run_on_kubeflow
 
     settings = load_settings()
-    result = run_on_kubeflow(settings, settings.resolve(settings.kubeflow.build_dir), submit=True)
-    assert result.training is not None
-    report_gate(result.training)
+    folder = settings.resolve(settings.kubeflow.build_dir)
+    result = run_on_kubeflow(settings, folder, submit=True, train=not score_only)
+    if result.training is not None:
+        report_gate(result.training)
+        if result.training.staged:
+            typer.echo(
+                "batch_inference and monitoring wait: after `promote`, `kfp run --score-only`"
+            )
+            return
     typer.echo(
         f"submitted batch_inference on stack {result.stack} (`{{ cookiecutter.project_slug }} kfp predictions` "
         f"fetches its output); monitoring runs on cron {settings.monitoring.schedule!r} (UTC)"

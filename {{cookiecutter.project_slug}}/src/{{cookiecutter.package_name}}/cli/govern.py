@@ -11,28 +11,49 @@ from {{ cookiecutter.package_name }}.settings import load_settings
 
 
 def promote(
-    version: Annotated[str, typer.Option(help="Registered version to make champion.")],
-    approver: Annotated[str, typer.Option(help="Who approves (goes to the audit log).")],
-    reason: Annotated[str, typer.Option(help="Why (goes to the audit log).")] = "manual approval",
+    version: Annotated[
+        str, typer.Option(help="Registered version to make champion, or `staging`.")
+    ],
+    approver: Annotated[str, typer.Option(help="Who approves (recorded in the registry).")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the registry).")],
+    override: Annotated[
+        bool,
+        typer.Option(
+            "--override",
+            help="Promote despite a failed gate, missing evidence or uncommitted code; recorded.",
+        ),
+    ] = False,
 ) -> None:
-    """Make a version champion by hand, bypassing the gate; the audit log records who and why.
+    """Approve a version: it becomes the champion that serving and batch inference use.
 
-    Example: {{ cookiecutter.project_slug }} promote --version 3 --approver alice --reason "reviewed"
+    Refused for a version that failed the gate, has no release evidence or was trained from
+    uncommitted code (unless --override, which is recorded), and for a no-op.
+    Example: {{ cookiecutter.project_slug }} promote --version staging --approver alice --reason "evidence ok"
     """
     from {{ cookiecutter.package_name }}.governance import evidence
-    from {{ cookiecutter.package_name }}.governance.promotion import set_champion
+    from {{ cookiecutter.package_name }}.governance.promotion import approve
+    from {{ cookiecutter.package_name }}.model.registry import STAGING, alias_version
 
     settings = load_settings()
-    set_champion(settings, version, "promote", approver, reason)
+    if version == STAGING:
+        staged = alias_version(settings, STAGING)
+        if staged is None:
+            raise RuntimeError("no version is staged: run `make train` first")
+        version = staged
+    event = approve(settings, version, approver, reason, settings.governance, override)
     evidence.write(settings, version)
-    typer.echo(f"version {version} is the champion (approved by {approver})")
+    overridden = f"; overridden: {', '.join(event.overridden)}" if event.overridden else ""
+    typer.echo(
+        f"version {version} is the champion (was {event.from_version or 'none'}), approved by "
+        f"{approver}{overridden}"
+    )
 
 
 def rollback(
-    approver: Annotated[str, typer.Option(help="Who rolls back (goes to the audit log).")],
-    reason: Annotated[str, typer.Option(help="Why (goes to the audit log).")] = "rollback",
+    approver: Annotated[str, typer.Option(help="Who rolls back (recorded in the registry).")],
+    reason: Annotated[str, typer.Option(help="Why (recorded in the registry).")],
 ) -> None:
-    """Point the champion back at the version it replaced.
+    """Point the champion back at the version its last promotion replaced (history from MLflow).
 
     Example: {{ cookiecutter.project_slug }} rollback --approver alice --reason "alert on v4"
     """
@@ -43,6 +64,29 @@ def rollback(
     version = roll_back(settings, approver, reason)
     evidence.write(settings, version)
     typer.echo(f"version {version} is the champion again")
+
+
+def audit(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Print every stage move (stage, promote, reject, rollback) from the MLflow registry.
+
+    Example: {{ cookiecutter.project_slug }} audit
+    """
+    from dataclasses import asdict
+
+    from {{ cookiecutter.package_name }}.governance.promotion import history
+
+    events = history(load_settings())
+    if as_json:
+        typer.echo(json.dumps([asdict(event) for event in events], indent=2))
+        return
+    for event in events:
+        move = f"{event.from_version or '-'} -> {event.to_version or '-'}"
+        overridden = f" [overridden: {', '.join(event.overridden)}]" if event.overridden else ""
+        typer.echo(
+            f"{event.when}  {event.action:<8} {move:<10} {event.who}: {event.why}{overridden}"
+        )
 
 
 def evidence(
@@ -85,15 +129,16 @@ def models(
     for info in versions:
         roc, recall = (
             info.metrics.get("roc_auc", float("nan")),
-            info.metrics.get("recall_at_fpr", float("nan")),
+            info.metrics.get("recall", float("nan")),
         )
         aliases = ",".join(sorted(info.aliases)) or "-"
         typer.echo(f"{info.version:>7}  {aliases:<20} {roc:8.4f} {recall:8.4f}  {info.gate}")
 
 
 def register(app: typer.Typer) -> None:
-    """Add `promote`, `rollback`, `evidence` and `models` to the top-level command line."""
+    """Add `promote`, `rollback`, `audit`, `evidence` and `models` to the command line."""
     app.command()(promote)
     app.command()(rollback)
+    app.command()(audit)
     app.command()(evidence)
     app.command()(models)

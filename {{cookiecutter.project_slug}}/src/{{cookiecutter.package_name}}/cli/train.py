@@ -36,7 +36,8 @@ def train(
 def report_gate(outcome: TrainingOutcome) -> None:
     """Print the registered version and its figures; raise when the gate rejected it."""
     figures = ", ".join(
-        f"{name} {outcome.metrics[name]:.4f}" for name in ("roc_auc", "pr_auc", "recall_at_fpr")
+        f"{name} {outcome.metrics[name]:.4f}"
+        for name in ("roc_auc", "pr_auc", "precision", "recall")
     )
     typer.echo(f"registered version {outcome.version} ({figures})")
     if not outcome.passed:
@@ -44,6 +45,13 @@ def report_gate(outcome: TrainingOutcome) -> None:
             f"gate failed for version {outcome.version}: {'; '.join(outcome.reasons)}; "
             f"champion stays {outcome.champion or 'unset'}"
         )
+    if outcome.staged:
+        typer.echo(
+            f"gate passed: version {outcome.version} is staged for approval (champion stays "
+            f"{outcome.champion or 'unset'}); to approve: {{ cookiecutter.project_slug }} promote --version "
+            f"{outcome.version} --approver NAME --reason TEXT"
+        )
+        return
     typer.echo(f"gate passed: version {outcome.version} is the champion")
 
 
@@ -71,7 +79,10 @@ def monitor(
     ),
     newest: Annotated[int, typer.Option(help="Use only the newest N rows (0: all).")] = 2000,
 ) -> None:
-    """Check the champion for drift; on drift, retrain (or, with auto_retrain off, exit 3).
+    """Check the champion for drift; on drift, retrain, or exit 3 with a retraining request.
+
+    A request instead of a run: auto_retrain is off, or no labelled data is newer than the
+    champion's (retraining on the same labels would learn the same model).
 
     Example: {{ cookiecutter.project_slug }} monitor --source log
     """
@@ -92,15 +103,14 @@ def monitor(
     typer.echo("retraining needed: " + "; ".join(summary["reasons"]))
     retrained = outcome.retraining
     if retrained is None:
-        typer.secho(
-            f"auto_retrain is off: retraining request written to {outcome.request}", err=True
-        )
+        typer.secho(f"retraining not started: request written to {outcome.request}", err=True)
         sys.exit(3)
-    verdict = (
-        "is the champion"
-        if retrained.passed
-        else "failed the gate: " + "; ".join(retrained.reasons)
-    )
+    if not retrained.passed:
+        verdict = "failed the gate: " + "; ".join(retrained.reasons)
+    elif retrained.staged:
+        verdict = "is staged for approval (promote --version staging)"
+    else:
+        verdict = "is the champion"
     typer.echo(f"retrained: version {retrained.version} {verdict}")
 
 

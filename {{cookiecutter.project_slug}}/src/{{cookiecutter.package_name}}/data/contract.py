@@ -59,11 +59,17 @@ TRANSACTIONS_TO_SCORE = pa.DataFrameSchema(
     TRANSACTION_COLUMNS, checks=HAS_ROWS, strict=False, name="transactions"
 )
 
+# A sensitive attribute of the customer: the fairness gate measures the model per band; it is
+# never a model feature.
+AGE_BAND = "age_band"
+AGE_BANDS = ("18-29", "30-44", "45-64", "65+")
+
 CUSTOMERS = pa.DataFrameSchema(
     {
         "customer_id": pa.Column("int64", pa.Check.ge(1), unique=True, nullable=False),
         "home_country": pa.Column(str, pa.Check.str_matches(COUNTRY_CODE)),
         "signup_at": pa.Column("datetime64[ns, UTC]", nullable=False),
+        AGE_BAND: pa.Column(str, pa.Check.isin(AGE_BANDS)),
     },
     checks=HAS_ROWS,
     strict=True,

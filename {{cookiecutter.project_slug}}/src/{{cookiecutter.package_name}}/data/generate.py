@@ -11,11 +11,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from {{ cookiecutter.package_name }}.data.contract import CHANNELS, LABEL, MERCHANT_CATEGORIES, TIME
+from {{ cookiecutter.package_name }}.data.contract import (
+    AGE_BAND,
+    AGE_BANDS,
+    CHANNELS,
+    LABEL,
+    MERCHANT_CATEGORIES,
+    TIME,
+)
 from {{ cookiecutter.package_name }}.data.files import DataFiles, write_parquet_atomically
 from {{ cookiecutter.package_name }}.settings import DataSettings, Settings
 
 HOME_COUNTRIES = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "CA")
+AGE_BAND_MIX = np.array([0.2, 0.3, 0.35, 0.15])
 DRIFT_COUNTRIES = ("BR", "IN", "NG")
 CATEGORY_MIX = np.array([0.28, 0.2, 0.12, 0.18, 0.07, 0.06, 0.07, 0.02])
 DRIFTED_CATEGORY_MIX = np.array([0.18, 0.16, 0.1, 0.16, 0.15, 0.12, 0.07, 0.06])
@@ -36,6 +44,9 @@ def generate(settings: DataSettings, seed: int) -> Dataset:
     """Customers and their transactions, identical for identical settings and seed."""
     rng = np.random.default_rng(seed)
     customers = _customers(settings, rng)
+    # A stream of its own: adding the attribute leaves every other generated value unchanged.
+    ages = np.random.default_rng([seed, 1])
+    customers[AGE_BAND] = ages.choice(AGE_BANDS, size=len(customers), p=AGE_BAND_MIX)
     transactions = _transactions(settings, customers, rng)
     return Dataset(customers=customers.drop(columns="typical_amount"), transactions=transactions)
 

@@ -90,6 +90,17 @@ def category_codes(column: str, values: Sequence[object] | np.ndarray) -> np.nda
     return np.where(codes >= 0, codes, np.nan)
 
 
+def category_names(column: str, values: Sequence[object] | np.ndarray) -> np.ndarray:
+    """The names of a categorical column's values: the inverse of `category_codes`."""
+    array = np.asarray(values)
+    if not np.issubdtype(array.dtype, np.number):
+        return array.astype(str)
+    names = _CATEGORY_INDEX[column]
+    valid = ~np.isnan(array) & (array >= 0) & (array < len(names))
+    codes = np.where(valid, array, 0).astype(int)
+    return np.where(valid, np.asarray(names, dtype=object)[codes], "unknown")
+
+
 def encode_categories(frame: pd.DataFrame) -> pd.DataFrame:
     """Replace merchant category and channel by their fixed codes (encoding twice is harmless)."""
     return frame.assign(

@@ -1,4 +1,4 @@
-"""Release evidence: one JSON file and one readable page per registered model version.
+"""Release evidence: a JSON file, a readable page and a model card per registered model version.
 
 Everything comes from the records made while the model was trained and managed: the MLflow
 version's tags (code, data hashes, features, environment, gate), its run (params, metrics,
@@ -28,7 +28,10 @@ LIMITATIONS = (
     "at training time; the rate moves when the data drifts.",
     "Customers unknown to the online store are scored with default features and are less "
     "reliable; the service says so with `features_missing`.",
-    "Performance is measured on held-out newest rows only; no fairness analysis was done.",
+    "Performance is measured on held-out newest rows only. Fairness is measured for the groups "
+    "in gate.fairness.groups (synthetic age bands and payment channels); groups smaller than "
+    "gate.fairness.min_group_rows are reported, not judged.",
+    "Global importance says which features move scores on average, not why one score is high.",
 )
 
 
@@ -56,8 +59,8 @@ def collect(settings: Workspace, version: str) -> dict[str, Any]:
             "model_uri": f"models:/{name}/{found.version}",
         },
         "code": {
-            "git_commit": version_tags.get(tags.GIT_COMMIT),
-            "git_dirty": version_tags.get(tags.GIT_DIRTY),
+            "git_commit": version_tags.get(tags.GIT_COMMIT, "unknown"),
+            "git_dirty": version_tags.get(tags.GIT_DIRTY, "unknown"),
         },
         "data": {
             "dvc": {
@@ -75,10 +78,17 @@ def collect(settings: Workspace, version: str) -> dict[str, Any]:
         "metrics": {
             "values": metrics,
             "gate": {"result": version_tags.get(tags.GATE, "not judged"), "thresholds": thresholds},
-            "compared_with_champion": version_tags.get(tags.COMPARED_WITH_CHAMPION),
+            "compared_with_champion": _comparison(version_tags.get(tags.COMPARED_WITH_CHAMPION))
+            or "none",
             "run_overrides": json.loads(version_tags.get(tags.RUN_OVERRIDES, "[]")),
         },
         "quality_gate": json.loads(run.data.tags.get(tags.QUALITY_GATE, "{}")),
+        "fairness": json.loads(version_tags.get(tags.FAIRNESS, "{}")),
+        "explanations": {
+            "global_importance": json.loads(run.data.tags.get(tags.GLOBAL_IMPORTANCE, "{}")),
+            "method": "mean absolute SHAP value per feature (XGBoost TreeSHAP, pred_contribs), "
+            "on the newest held-out rows; figure plots/shap_importance.png in the run",
+        },
         "drift": {
             "retraining_trigger": json.loads(version_tags.get(tags.RETRAINING_TRIGGER, "{}")),
             "last_monitoring": json.loads(version_tags.get(tags.LAST_MONITORING, "{}")),
@@ -103,17 +113,36 @@ def collect(settings: Workspace, version: str) -> dict[str, Any]:
     }
 
 
+def _comparison(tag: str | None) -> dict[str, Any] | None:
+    """The champion comparison the gate made (None when there was no champion)."""
+    if not tag or not tag.startswith("{"):
+        return None
+    found: dict[str, Any] = json.loads(tag)
+    return found
+
+
+def _compared(comparison: dict[str, Any] | str) -> str:
+    if not isinstance(comparison, dict):
+        return "no champion to compare with"
+    return (
+        f"compared with champion v{comparison['version']} on {comparison['rows']} held-out rows "
+        f"from {comparison['first_row']}, after its training data (up to "
+        f"{comparison['champion_trained_until']})"
+    )
+
+
 def write(settings: Workspace, version: str) -> Path:
-    """Write the JSON and the Markdown page of a version, log both with its run; return the page."""
+    """Write the JSON, the page and the model card of a version, log them; return the page."""
     evidence = collect(settings, version)
     folder = evidence_folder(settings, version)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "evidence.json").write_text(json.dumps(evidence, indent=2, default=str) + "\n")
     page = folder / "evidence.md"
     page.write_text(render(evidence))
+    (folder / "model_card.md").write_text(render_model_card(evidence))
     client = registry.mlflow_client(settings)
     run_id = evidence["model"]["lineage_id"]
-    for path in (folder / "evidence.json", page):
+    for path in (folder / "evidence.json", page, folder / "model_card.md"):
         client.log_artifact(run_id, str(path), ARTIFACT_FOLDER)
     uri = f"runs:/{run_id}/{ARTIFACT_FOLDER}/evidence.md"
     client.set_model_version_tag(registry.model_name(settings), version, tags.EVIDENCE, uri)
@@ -165,8 +194,8 @@ def render(evidence: dict[str, Any]) -> str:
         *_table(evidence["params"]),
         "## Metrics against the promotion gate",
         "",
-        f"Gate: **{metrics['gate']['result']}** (compared with champion "
-        f"{metrics['compared_with_champion'] or 'none'}). Settings overridden for this run: "
+        f"Gate: **{metrics['gate']['result']}** ({_compared(metrics['compared_with_champion'])})."
+        " Settings overridden for this run: "
         f"{', '.join(metrics['run_overrides']) or 'none'}.",
         "",
         *_table(
@@ -182,10 +211,16 @@ def render(evidence: dict[str, Any]) -> str:
         "",
         *_table(
             {
-                "retraining trigger": json.dumps(evidence["drift"]["retraining_trigger"]) or "none",
-                "last monitoring": json.dumps(evidence["drift"]["last_monitoring"]) or "none",
+                "retraining trigger": _json_or_none(evidence["drift"]["retraining_trigger"]),
+                "last monitoring": _json_or_none(evidence["drift"]["last_monitoring"]),
             }
         ),
+        "## Fairness across customer groups (at the shipped threshold)",
+        "",
+        *_fairness_lines(evidence["fairness"]),
+        "## Explanations: global importance (mean |SHAP value|)",
+        "",
+        *_table(evidence["explanations"]["global_importance"]),
         "## Environment",
         "",
         *_table(evidence["environment"]),
@@ -221,6 +256,94 @@ def render(evidence: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def render_model_card(evidence: dict[str, Any]) -> str:
+    """The model card: use, data, metrics overall and by group, limitations, approvals."""
+    model, data, card = evidence["model"], evidence["data"], evidence["model_card"]
+    values = evidence["metrics"]["values"]
+    headline = ("roc_auc", "pr_auc", "precision", "recall", "false_positive_rate", "threshold")
+    approvals = [
+        f"- {e['when']}: {e['action']} by {e['who']} (v{e['from_version']} -> "
+        f"v{e['to_version']}): {e['why']}{_overridden(e)}"
+        for e in evidence["approvals"]
+    ]
+    top = list(evidence["explanations"]["global_importance"].items())[:5]
+    return "\n".join(
+        [
+            f"# Model card: {model['name']} version {model['version']}",
+            "",
+            f"Lineage id `{model['lineage_id']}`; aliases {', '.join(model['aliases']) or 'none'}; "
+            f"release evidence in `evidence.md` beside this page.",
+            "",
+            "## Intended use",
+            "",
+            card["intended_use"],
+            "",
+            "## Training data",
+            "",
+            f"{data.get('rows', '?')} labelled transactions from {data.get('start', '?')} to "
+            f"{data.get('end', '?')} (fraud rate {data.get('fraud_rate', '?')}); the model trained "
+            "on the older part and was measured on the newest rows it never saw.",
+            "",
+            "## Metrics (held-out rows, at the shipped threshold)",
+            "",
+            *_table({name: values[name] for name in headline if name in values}),
+            "## Metrics by group",
+            "",
+            *_fairness_lines(evidence["fairness"]),
+            "## What moves the scores",
+            "",
+            *(f"- {name}: {value:.4f}" for name, value in top),
+            "",
+            "## Limitations",
+            "",
+            *(f"- {item}" for item in card["limitations"]),
+            "",
+            "## Approvals",
+            "",
+            *(approvals or ["- none yet: the version awaits a person's approval (`promote`)"]),
+            "",
+        ]
+    )
+
+
+def _fairness_lines(fairness: dict[str, Any]) -> list[str]:
+    """One table per attribute: each group's rows, frauds, false-positive rate and recall."""
+    if not fairness:
+        return ["Not measured for this version.", ""]
+    lines = []
+    for attribute, measured in fairness.items():
+        lines += [
+            f"**{attribute}**",
+            "",
+            "| group | rows | frauds | false-positive rate | recall | judged |",
+            "| --- | --- | --- | --- | --- | --- |",
+            *(
+                f"| {g['group']} | {g['rows']} | {g['frauds']} | "
+                f"{g['false_positive_rate']:.3f} | {g['recall']:.3f} | {g['judged']} |"
+                for g in measured["groups"]
+            ),
+            "",
+        ]
+        for metric in ("false_positive_rate", "recall"):
+            gap = measured[f"{metric}_gap"]
+            if gap is not None:
+                lines += [
+                    f"Largest {metric} gap: {gap['difference']:.3f} ({attribute}={gap['worst']} "
+                    f"against {attribute}={gap['best']}).",
+                    "",
+                ]
+    return lines
+
+
+def _overridden(event: dict[str, Any]) -> str:
+    overridden = event.get("overridden")
+    return f"; overridden: {', '.join(overridden)}" if overridden else ""
+
+
+def _json_or_none(value: dict[str, Any]) -> str:
+    return json.dumps(value) if value else "none"
 
 
 def _table(rows: dict[str, Any]) -> list[str]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from {{ cookiecutter.package_name }}.data.files import RAW_TRANSACTIONS
 from {{ cookiecutter.package_name }}.governance.environment import LOCK_FILE
 from {{ cookiecutter.package_name }}.model import tags
 from {{ cookiecutter.package_name }}.settings import Workspace
@@ -16,6 +17,8 @@ from {{ cookiecutter.package_name }}.settings import Workspace
 # A pipeline pod gets the code without .git; the submitting machine records its state here.
 SUBMITTED_COMMIT = "SUBMITTED_GIT_COMMIT"
 SUBMITTED_DIRTY = "SUBMITTED_GIT_DIRTY"
+# The tag (and dvc.lock entry) naming the labelled transactions a model trained on.
+LABELLED_DATA = f"{tags.DVC_PREFIX}{RAW_TRANSACTIONS}"
 
 
 def git_state(root: Path) -> dict[str, str]:

@@ -1,4 +1,8 @@
-"""Judge a model on held-out rows: ranking quality, calibration and the cost at its threshold."""
+"""Judge a model on held-out rows: ranking quality, calibration and the cost at its threshold.
+
+The figures at the threshold (precision, recall, false-positive rate) are those of the model as
+it ships: the threshold travels inside the model file.
+"""
 
 from __future__ import annotations
 
@@ -35,15 +39,42 @@ class Evaluation:
     true_positives: int
     rows: int
 
+    @property
+    def precision(self) -> float:
+        """Share of flagged transactions that are fraud, at the shipped threshold."""
+        flagged = self.true_positives + self.false_positives
+        return self.true_positives / flagged if flagged else 0.0
+
+    @property
+    def recall(self) -> float:
+        """Share of fraud flagged, at the shipped threshold."""
+        fraud = self.true_positives + self.false_negatives
+        return self.true_positives / fraud if fraud else 0.0
+
+    @property
+    def false_positive_rate(self) -> float:
+        """Share of legitimate transactions flagged, at the shipped threshold."""
+        legitimate = self.false_positives + self.true_negatives
+        return self.false_positives / legitimate if legitimate else 0.0
+
     def metrics(self) -> dict[str, float]:
-        """Every figure as a float, for MLflow and JSON."""
-        return {name: float(value) for name, value in asdict(self).items()}
+        """Every figure as a float, for MLflow and JSON (the figures at threshold included)."""
+        measured = {name: float(value) for name, value in asdict(self).items()}
+        return {
+            **measured,
+            "precision": self.precision,
+            "recall": self.recall,
+            "false_positive_rate": self.false_positive_rate,
+        }
 
     @classmethod
     def from_metrics(cls, metrics: dict[str, float]) -> Evaluation:
         """The inverse of `metrics()`: counts become integers again."""
+        names = {field.name for field in fields(cls)}
         counts = {field.name for field in fields(cls) if field.type in (int, "int")}
-        values: dict[str, Any] = {k: int(v) if k in counts else v for k, v in metrics.items()}
+        values: dict[str, Any] = {
+            k: int(v) if k in counts else v for k, v in metrics.items() if k in names
+        }
         return cls(**values)
 
 

@@ -1,13 +1,23 @@
-"""The promotion gate: absolute thresholds, and no regression against the champion."""
+"""The promotion gate: absolute thresholds, and no regression against the champion.
+
+The challenger and the champion are compared as they ship, each at its own threshold, on the
+same held-out rows, none of which either of them trained on.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+import pandas as pd
+
+from {{ cookiecutter.package_name }}.data.contract import TIME
 from {{ cookiecutter.package_name }}.model.evaluate import Evaluation
+from {{ cookiecutter.package_name }}.model.fairness import breaches
 from {{ cookiecutter.package_name }}.settings import GateSettings
 
-JUDGED = ("roc_auc", "recall_at_fpr")
+HIGHER_IS_BETTER = ("roc_auc", "pr_auc", "precision", "recall")
+LOWER_IS_BETTER = ("false_positive_rate",)
 
 
 @dataclass(frozen=True)
@@ -22,19 +32,58 @@ class GateDecision:
         return "passed" if self.passed else "failed: " + "; ".join(self.reasons)
 
 
-def judge(challenger: Evaluation, champion: Evaluation | None, gate: GateSettings) -> GateDecision:
-    """Apply the gate. `champion` must be evaluated on the challenger's held-out rows."""
+@dataclass(frozen=True)
+class Comparison:
+    """Challenger and champion evaluated on the same rows, newer than both training windows."""
+
+    challenger: Evaluation
+    champion: Evaluation
+
+
+def comparison_rows(
+    held_out: pd.DataFrame, champion: str, trained_until: pd.Timestamp, min_rows: int
+) -> pd.DataFrame:
+    """The held-out rows newer than the champion's training data: neither model trained on them.
+
+    Refuses, in one line, to judge on fewer than `min_rows`.
+    """
+    rows = held_out[held_out[TIME] > trained_until]
+    if len(rows) < min_rows:
+        raise ValueError(
+            f"cannot compare with champion v{champion}: {len(rows)} held-out rows are newer than "
+            f"its training data (up to {trained_until}), the gate needs {min_rows} "
+            "(gate.min_comparison_rows): add newer labelled data"
+        )
+    return rows
+
+
+def judge(
+    challenger: Evaluation,
+    comparison: Comparison | None,
+    gate: GateSettings,
+    fairness: dict[str, Any] | None = None,
+) -> GateDecision:
+    """Apply the gate to the challenger, its comparison with the champion, and its groups.
+
+    `challenger` is measured on its held-out rows, `comparison` on the rows newer than both
+    training windows, `fairness` per customer group (`model.fairness.group_metrics`).
+    """
     reasons = []
     if challenger.roc_auc < gate.min_roc_auc:
         reasons.append(f"roc_auc {challenger.roc_auc:.4f} < minimum {gate.min_roc_auc}")
-    if challenger.recall_at_fpr < gate.min_recall:
-        reasons.append(f"recall_at_fpr {challenger.recall_at_fpr:.4f} < minimum {gate.min_recall}")
-    if champion is not None:
-        for metric in JUDGED:
-            new, old = getattr(challenger, metric), getattr(champion, metric)
-            if new < old - gate.max_regression:
+    if challenger.recall < gate.min_recall:
+        reasons.append(
+            f"recall at the shipped threshold {challenger.recall:.4f} < minimum {gate.min_recall}"
+        )
+    if comparison is not None:
+        for metric in (*HIGHER_IS_BETTER, *LOWER_IS_BETTER):
+            new = getattr(comparison.challenger, metric)
+            old = getattr(comparison.champion, metric)
+            worse = old - new if metric in HIGHER_IS_BETTER else new - old
+            if worse > gate.max_regression:
                 reasons.append(
                     f"{metric} {new:.4f} is worse than the champion's {old:.4f} "
                     f"by more than {gate.max_regression}"
                 )
+    reasons += breaches(fairness or {}, gate.fairness)
     return GateDecision(passed=not reasons, reasons=reasons)

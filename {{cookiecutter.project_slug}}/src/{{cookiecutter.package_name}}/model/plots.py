@@ -1,4 +1,4 @@
-"""The figures logged with every run: ROC curve, precision-recall curve, feature importance."""
+"""The figures logged with every run: ROC and precision-recall curves, feature importance."""
 
 from __future__ import annotations
 
@@ -28,6 +28,16 @@ def precision_recall_figure(labels: np.ndarray, scores: np.ndarray) -> Figure:
     display = PrecisionRecallDisplay.from_predictions(labels, scores)
     display.ax_.set_title("Precision-recall curve (held-out rows)")
     return cast(Figure, display.figure_)
+
+
+def shap_figure(importance: dict[str, float]) -> Figure:
+    """Mean absolute SHAP value per feature (what moves the scores), largest on top."""
+    ranked = sorted(importance.items(), key=lambda item: item[1])
+    figure, axes = plt.subplots(figsize=(7, max(3, len(ranked) * 0.3)))
+    axes.barh([name for name, _ in ranked], [value for _, value in ranked])
+    axes.set_title("Global importance: mean |SHAP value| (log-odds), held-out rows")
+    figure.tight_layout()
+    return figure
 
 
 def importance_figure(model: TrainedModel) -> Figure:

@@ -1,7 +1,8 @@
 """The MLflow model registry: register versions, move the champion, read what is there.
 
-Every new version gets the alias `challenger`; only the gate or a named approver moves
-`champion` (through `governance.promotion`, which records who and why).
+Every new version gets the alias `challenger`; a version that passes the gate gets `staging`
+(or `champion` where no approval is required); only the gate or a named approver moves
+`champion`, through `governance.promotion`, which records who and why.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 CHAMPION = "champion"
+STAGING = "staging"
 CHALLENGER = "challenger"
 
 
@@ -104,10 +106,15 @@ def require_champion(settings: Workspace) -> str:
 
 def champion_version(settings: Workspace) -> str | None:
     """The version the `champion` alias points at, if any."""
+    return alias_version(settings, CHAMPION)
+
+
+def alias_version(settings: Workspace, alias: str) -> str | None:
+    """The version an alias points at, if any."""
     from mlflow.exceptions import MlflowException
 
     try:
-        found = mlflow_client(settings).get_model_version_by_alias(model_name(settings), CHAMPION)
+        found = mlflow_client(settings).get_model_version_by_alias(model_name(settings), alias)
     except MlflowException:
         return None
     return str(found.version)
@@ -122,13 +129,56 @@ def load_version(settings: Workspace, version: str) -> TrainedModel:
     return TrainedModel.from_booster(booster)
 
 
-def move_champion(settings: Workspace, version: str) -> str | None:
-    """Point `champion` at an existing `version`; return the version it pointed at before."""
+def set_alias(settings: Workspace, alias: str, version: str) -> None:
+    """Point `alias` at a registered `version` (governance decides when)."""
+    mlflow_client(settings).set_registered_model_alias(model_name(settings), alias, version)
+
+
+def delete_alias(settings: Workspace, alias: str) -> None:
+    """Remove `alias` from whichever version carries it."""
+    mlflow_client(settings).delete_registered_model_alias(model_name(settings), alias)
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    """What a promotion is judged on: the version's tags and who ran its training."""
+
+    version: str
+    tags: dict[str, str]
+    trained_by: str
+
+    def trained_until(self) -> pd.Timestamp:
+        """The newest row the version trained on.
+
+        For a version registered before that was recorded: the end of its whole labelled span
+        (train and held-out), to be safe.
+        """
+        recorded = self.tags.get(tags.TRAINED_UNTIL)
+        if recorded is None:
+            recorded = json.loads(self.tags.get(tags.TRAINING_DATA, "{}")).get("end")
+        if recorded is None:
+            raise ValueError(f"version {self.version} records no training window")
+        return pd.Timestamp(recorded)
+
+
+def version_record(settings: Workspace, version: str) -> VersionRecord:
+    """A registered version's tags and its run's user; a clear error for an unknown version."""
+    from mlflow.exceptions import MlflowException
+
     client = mlflow_client(settings)
-    client.get_model_version(model_name(settings), version)  # fails clearly if unknown
-    previous = champion_version(settings)
-    client.set_registered_model_alias(model_name(settings), CHAMPION, version)
-    return previous
+    try:
+        found = client.get_model_version(model_name(settings), version)
+    except MlflowException:
+        raise ValueError(f"{model_name(settings)} has no version {version!r}") from None
+    run = client.get_run(str(found.run_id))
+    return VersionRecord(str(found.version), dict(found.tags), str(run.info.user_id))
+
+
+def all_version_tags(settings: Workspace) -> list[dict[str, str]]:
+    """The tags of every registered version (where the audit events are kept)."""
+    client, name = mlflow_client(settings), model_name(settings)
+    found = client.search_model_versions(f"name='{name}'")
+    return [dict(client.get_model_version(name, v.version).tags) for v in found]
 
 
 def record_gate(
@@ -143,6 +193,11 @@ def record_gate(
     )
     for name, value in thresholds.items():
         client.log_param(str(found.run_id), f"gate.{name}", value)
+
+
+def set_version_tag(settings: Workspace, version: str, key: str, value: str) -> None:
+    """Keep one fact on a registered version."""
+    mlflow_client(settings).set_model_version_tag(model_name(settings), version, key, value)
 
 
 def version_of_run(settings: Workspace, run_id: str) -> str:

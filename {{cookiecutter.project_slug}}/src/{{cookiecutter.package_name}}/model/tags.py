@@ -10,8 +10,10 @@ from __future__ import annotations
 METRICS = "metrics"
 GATE = "gate"
 GATE_THRESHOLDS = "gate_thresholds"
+FAIRNESS = "fairness"  # false-positive rate and recall per customer group, and the gaps
 COMPARED_WITH_CHAMPION = "compared_with_champion"
 TRAINING_DATA = "training_data"
+TRAINED_UNTIL = "trained_until"  # the newest row the model trained on (an ISO time, UTC)
 FEATURE_SERVICE = "feast_feature_service"
 FEATURE_SERVICE_DEFINITION = "feature_service_definition"
 ENVIRONMENT = "environment"
@@ -29,3 +31,4 @@ AUDIT_PREFIX = "audit."
 
 # On the training run
 QUALITY_GATE = "quality_gate"
+GLOBAL_IMPORTANCE = "global_importance"  # mean |SHAP value| per feature on held-out rows

@@ -23,12 +23,21 @@ class RetrainingDecision:
     reasons: list[str] = field(default_factory=list)
 
 
-def decide(failed_tests: list[str], auto_retrain: bool) -> RetrainingDecision:
-    """Retrain when Evidently's drifted-share test or the score's drift test failed."""
+def decide(
+    failed_tests: list[str], auto_retrain: bool, new_labels: bool, champion: str
+) -> RetrainingDecision:
+    """Retrain when Evidently's drifted-share test or the score's drift test failed.
+
+    Retraining needs labelled data the champion has not seen: without it (`new_labels` false)
+    a new run would learn the same model again, so the decision becomes a request.
+    """
     if not failed_tests:
         return RetrainingDecision(retrain=False, action="none")
-    action: Literal["retrain", "request"] = "retrain" if auto_retrain else "request"
-    return RetrainingDecision(retrain=True, action=action, reasons=list(failed_tests))
+    reasons = list(failed_tests)
+    if not new_labels:
+        reasons.append(f"no new labelled data since version {champion}: label newer data first")
+    action: Literal["retrain", "request"] = "retrain" if auto_retrain and new_labels else "request"
+    return RetrainingDecision(retrain=True, action=action, reasons=reasons)
 
 
 def request_path(settings: Workspace) -> Path:

@@ -58,13 +58,16 @@ class KubeflowRun:
     training: TrainingOutcome | None = None  # a submission's gate verdict
 
 
-def run_on_kubeflow(settings: Settings, folder: Path, *, submit: bool) -> KubeflowRun:
+def run_on_kubeflow(
+    settings: Settings, folder: Path, *, submit: bool, train: bool = True
+) -> KubeflowRun:
     """Compile the three pipelines into `folder`, or submit them in order.
 
     Each pipeline gets its sections of `settings` as parameters, so the specs carry them;
     monitoring carries its schedule (`monitoring.schedule`). A submission waits for training
-    and its gate; only a promoted model goes on to batch inference and scheduled monitoring,
-    so nothing scores with a model the gate is still judging.
+    and its gate; only a new champion goes on to batch inference and scheduled monitoring, so
+    nothing scores with a model the gate is still judging. `train=False` submits those two for
+    the current champion (after a staged version was approved).
     """
     variables = cluster_variables(settings)
     sandbox = not submit and not required_variables(settings) & variables.keys()
@@ -83,7 +86,7 @@ def run_on_kubeflow(settings: Settings, folder: Path, *, submit: bool) -> Kubefl
         pipelines = _configured_pipelines(settings, configs, wait_for_training=submit)
         try:
             if submit:
-                outcome = _submit_in_order(pipelines)
+                outcome = _submit_in_order(pipelines, train)
                 return KubeflowRun(stack, sandbox, [], run_configs, outcome)
             with compile_only(folder):
                 for name in PIPELINES:
@@ -129,10 +132,14 @@ def _configured_pipelines(
     return {name: partial(configured[name], **parameters[name]) for name in PIPELINES}
 
 
-def _submit_in_order(pipelines: dict[str, Any]) -> TrainingOutcome:
-    """Training first, waited for; then, if its gate promoted the model, the others."""
+def _submit_in_order(pipelines: dict[str, Any], train: bool) -> TrainingOutcome | None:
+    """Training first, waited for; then, if its model is the champion, the others."""
     from zenml.client import Client
 
+    if not train:
+        pipelines["batch_inference"]()
+        pipelines["monitoring"]()
+        return None
     run = pipelines["training"]()
     finished = Client().get_pipeline_run(run.id)
     if finished.status.value != "completed":
@@ -141,7 +148,7 @@ def _submit_in_order(pipelines: dict[str, Any]) -> TrainingOutcome:
             "submitted; its steps' logs are in the KFP UI and `zenml pipeline runs get`"
         )
     outcome = training_outcome(finished)
-    if outcome.passed:
+    if outcome.passed and outcome.champion == outcome.version:
         pipelines["batch_inference"]()
         pipelines["monitoring"]()
     return outcome

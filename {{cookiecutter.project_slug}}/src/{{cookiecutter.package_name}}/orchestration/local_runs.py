@@ -26,6 +26,7 @@ class TrainingOutcome:
     reasons: list[str]
     champion: str | None
     metrics: dict[str, float]
+    staged: bool = False  # passed, and waits for a person's approval (`promote`)
 
 
 def run_training(
@@ -65,6 +66,7 @@ def training_outcome(run: Any) -> TrainingOutcome:
         reasons=decision["reasons"],
         champion=decision["champion"],
         metrics=_output(run, "evaluate_model", "metrics"),
+        staged=decision.get("staged", False),
     )
 
 
@@ -124,6 +126,7 @@ def training_parameters(settings: Settings) -> dict[str, Any]:
         "features": settings.features,
         "model": settings.model,
         "gate": settings.gate,
+        "governance": settings.governance,
         "seed": settings.seed,
     }
 

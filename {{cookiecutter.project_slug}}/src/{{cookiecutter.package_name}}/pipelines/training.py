@@ -6,7 +6,13 @@ from typing import Any
 
 from zenml import pipeline
 
-from {{ cookiecutter.package_name }}.settings import FeatureSettings, GateSettings, ModelSettings, QualitySettings
+from {{ cookiecutter.package_name }}.settings import (
+    FeatureSettings,
+    GateSettings,
+    GovernanceSettings,
+    ModelSettings,
+    QualitySettings,
+)
 from {{ cookiecutter.package_name }}.steps.training import (
     build_training_set,
     check_contract,
@@ -28,6 +34,7 @@ def training(
     features: FeatureSettings,
     model: ModelSettings,
     gate: GateSettings,
+    governance: GovernanceSettings,
     seed: int,
     trigger: dict[str, Any] | None = None,
     overrides: list[str] | None = None,
@@ -43,8 +50,8 @@ def training(
     checked = check_contract(labels, after="check_quality")
     train_df, test_df = split_train_test(build_training_set(checked, features), model.test_fraction)
     trained = train_model(train_df, model, features, seed)
-    metrics = evaluate_model(trained, test_df, model.target_fpr)
-    champion = evaluate_champion(test_df, model.target_fpr)
+    metrics, fairness = evaluate_model(trained, test_df, model.target_fpr, gate.fairness)
+    champion = evaluate_champion(trained, test_df, model.target_fpr, gate.min_comparison_rows)
     version = register_model(
         trained,
         train_df,
@@ -55,4 +62,5 @@ def training(
         model.validation_fraction,
         overrides or [],
     )
-    write_release_evidence(promotion_gate(version, metrics, champion, gate))
+    decision = promotion_gate(version, metrics, fairness, champion, gate, governance)
+    write_release_evidence(decision)

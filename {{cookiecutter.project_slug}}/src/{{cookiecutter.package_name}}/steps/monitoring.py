@@ -18,6 +18,7 @@ from {{ cookiecutter.package_name }}.features.request_time import encode_categor
 from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures
 from {{ cookiecutter.package_name }}.features.store import open_offline_store
 from {{ cookiecutter.package_name }}.governance import evidence
+from {{ cookiecutter.package_name }}.governance.lineage import LABELLED_DATA, dvc_data_hashes
 from {{ cookiecutter.package_name }}.model import registry, tags
 from {{ cookiecutter.package_name }}.monitoring.drift import SCORE, check_drift
 from {{ cookiecutter.package_name }}.monitoring.reference import load_reference
@@ -101,9 +102,12 @@ def decide_retraining(
     reports/retraining_request.json), so it outlives the pod that made it.
     """
     workspace = load_workspace()
-    decision = decide(drift["failed_tests"], auto_retrain)
-    summary = {**drift, **asdict(decision)}
     version = drift["model_version"]
+    labels_now = dvc_data_hashes(workspace.project_root).get(LABELLED_DATA)
+    labels_then = registry.version_record(workspace, version).tags.get(LABELLED_DATA)
+    new_labels = labels_now is not None and labels_now != labels_then
+    decision = decide(drift["failed_tests"], auto_retrain, new_labels, version)
+    summary = {**drift, **asdict(decision)}
     client = registry.mlflow_client(workspace)
     name = registry.model_name(workspace)
     client.set_model_version_tag(name, version, tags.LAST_MONITORING, json.dumps(summary))

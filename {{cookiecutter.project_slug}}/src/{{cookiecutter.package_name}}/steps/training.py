@@ -14,10 +14,17 @@ import mlflow
 import pandas as pd
 from zenml import step
 
-from {{ cookiecutter.package_name }}.data.contract import LABEL, TIME, TRANSACTIONS, validate
+from {{ cookiecutter.package_name }}.data.contract import (
+    AGE_BAND,
+    CATEGORICAL,
+    LABEL,
+    TIME,
+    TRANSACTIONS,
+    validate,
+)
 from {{ cookiecutter.package_name }}.data.files import DataFiles
 from {{ cookiecutter.package_name }}.data.versioning import pull_missing
-from {{ cookiecutter.package_name }}.features.request_time import model_columns
+from {{ cookiecutter.package_name }}.features.request_time import category_names, model_columns
 from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures
 from {{ cookiecutter.package_name }}.features.store import feature_service_definition, open_offline_store
 from {{ cookiecutter.package_name }}.governance import evidence, promotion
@@ -25,15 +32,25 @@ from {{ cookiecutter.package_name }}.governance.environment import environment_r
 from {{ cookiecutter.package_name }}.governance.lineage import dvc_data_hashes, file_md5, lineage_tags
 from {{ cookiecutter.package_name }}.model import plots, registry, tags
 from {{ cookiecutter.package_name }}.model.evaluate import Evaluation, evaluate
-from {{ cookiecutter.package_name }}.model.gate import judge
+from {{ cookiecutter.package_name }}.model.explain import global_importance
+from {{ cookiecutter.package_name }}.model.fairness import group_metrics
+from {{ cookiecutter.package_name }}.model.gate import (
+    HIGHER_IS_BETTER,
+    LOWER_IS_BETTER,
+    Comparison,
+    comparison_rows,
+    judge,
+)
 from {{ cookiecutter.package_name }}.model.train import TrainedModel, split_by_time, train
 from {{ cookiecutter.package_name }}.monitoring.quality import QualityGateError
 from {{ cookiecutter.package_name }}.monitoring.quality import check_quality as check_labels_quality
 from {{ cookiecutter.package_name }}.monitoring.reference import drift_reference, log_reference
 from {{ cookiecutter.package_name }}.monitoring.reports import report_folder
 from {{ cookiecutter.package_name }}.settings import (
+    FairnessSettings,
     FeatureSettings,
     GateSettings,
+    GovernanceSettings,
     ModelSettings,
     QualitySettings,
     load_workspace,
@@ -119,9 +136,13 @@ def train_model(
 
 @step(experiment_tracker=True)
 def evaluate_model(
-    model: bytes, test_df: pd.DataFrame, target_fpr: float
-) -> Annotated[dict[str, float], "metrics"]:
-    """Evaluate on the held-out rows; log metrics, ROC and PR curves and feature importance."""
+    model: bytes, test_df: pd.DataFrame, target_fpr: float, fairness: FairnessSettings
+) -> tuple[Annotated[dict[str, float], "metrics"], Annotated[dict[str, Any], "fairness"]]:
+    """Evaluate on the held-out rows: metrics, curves, importance, SHAP, and per group.
+
+    The groups' attributes come from the customers table (the age band is never a feature).
+    """
+    workspace = load_workspace()
     trained = TrainedModel.from_bytes(model)
     evaluation = evaluate(trained, test_df, target_fpr)
     mlflow.log_metrics(evaluation.metrics())
@@ -129,21 +150,45 @@ def evaluate_model(
     mlflow.log_figure(plots.roc_figure(labels, scores), "plots/roc_curve.png")
     mlflow.log_figure(plots.precision_recall_figure(labels, scores), "plots/pr_curve.png")
     mlflow.log_figure(plots.importance_figure(trained), "plots/feature_importance.png")
-    return evaluation.metrics()
+    importance = global_importance(trained, test_df)
+    mlflow.log_figure(plots.shap_figure(importance), "plots/shap_importance.png")
+    mlflow.set_tag(tags.GLOBAL_IMPORTANCE, json.dumps(importance))
+    customers = DataFiles.of(workspace).customers
+    pull_missing(workspace, customers)
+    groups = test_df.merge(
+        pd.read_parquet(customers, columns=["customer_id", AGE_BAND]), on="customer_id", how="left"
+    )
+    groups = groups.assign(**{c: category_names(c, groups[c]) for c in CATEGORICAL})
+    by_group = group_metrics(labels, scores >= trained.threshold, groups, fairness)
+    mlflow.log_dict(by_group, "fairness/groups.json")
+    return evaluation.metrics(), by_group
 
 
 @step
 def evaluate_champion(
-    test_df: pd.DataFrame, target_fpr: float
+    model: bytes, test_df: pd.DataFrame, target_fpr: float, min_rows: int
 ) -> Annotated[dict[str, Any], "champion"]:
-    """The current champion's metrics on the same held-out rows (empty when there is none)."""
+    """Challenger and champion on the same held-out rows, none of which either trained on.
+
+    The rows are those of the challenger's held-out set that are newer than the champion's
+    training data. Empty when there is no champion.
+    """
     workspace = load_workspace()
     version = registry.champion_version(workspace)
     if version is None:
         return {}
+    trained_until = registry.version_record(workspace, version).trained_until()
+    rows = comparison_rows(test_df, version, trained_until, min_rows)
     champion = registry.load_version(workspace, version)
-    metrics = evaluate(champion, test_df, target_fpr).metrics()
-    return {"version": version, "metrics": metrics}
+    challenger = TrainedModel.from_bytes(model)
+    return {
+        "version": version,
+        "metrics": evaluate(champion, rows, target_fpr).metrics(),
+        "challenger_metrics": evaluate(challenger, rows, target_fpr).metrics(),
+        "rows": len(rows),
+        "first_row": str(rows[TIME].min()),
+        "champion_trained_until": str(trained_until),
+    }
 
 
 @step(experiment_tracker=True)
@@ -171,7 +216,10 @@ def register_model(
         **lineage_tags(workspace),
         tags.MLFLOW_RUN_ID: run.info.run_id if run else "",
         tags.METRICS: json.dumps(metrics, sort_keys=True),
-        tags.COMPARED_WITH_CHAMPION: champion.get("version", "none"),
+        tags.COMPARED_WITH_CHAMPION: json.dumps(comparison_summary(champion))
+        if champion
+        else "none",
+        tags.TRAINED_UNTIL: str(train_df[TIME].max()),
         tags.FEATURE_SERVICE_DEFINITION: json.dumps(feature_service_definition(workspace)),
         tags.TRAINING_DATA: json.dumps(
             {
@@ -191,29 +239,55 @@ def register_model(
     return registry.log_and_register(workspace, trained, test_df, version_tags)
 
 
+def comparison_summary(champion: dict[str, Any]) -> dict[str, Any]:
+    """What the gate compared: the rows, and both models' judged figures on them."""
+    judged = (*HIGHER_IS_BETTER, *LOWER_IS_BETTER)
+    return {
+        **{
+            key: champion[key] for key in ("version", "rows", "first_row", "champion_trained_until")
+        },
+        "champion": {name: round(champion["metrics"][name], 4) for name in judged},
+        "challenger": {name: round(champion["challenger_metrics"][name], 4) for name in judged},
+    }
+
+
 @step
 def promotion_gate(
-    version: str, metrics: dict[str, float], champion: dict[str, Any], gate: GateSettings
+    version: str,
+    metrics: dict[str, float],
+    fairness: dict[str, Any],
+    champion: dict[str, Any],
+    gate: GateSettings,
+    governance: GovernanceSettings,
 ) -> Annotated[dict[str, Any], "gate_decision"]:
-    """Promote the challenger only if it passes the gate; otherwise the champion stays.
+    """Judge the challenger; if it passes, stage it for approval (or make it champion).
 
-    The thresholds applied are recorded here, with the verdict, on the version and its run.
+    The thresholds applied are recorded here, with the verdict, on the version and its run. A
+    direct promotion is refused if the champion is no longer the version it was scored against.
     """
     workspace = load_workspace()
-    champion_metrics = champion.get("metrics")
-    decision = judge(
-        Evaluation.from_metrics(metrics),
-        Evaluation.from_metrics(champion_metrics) if champion_metrics else None,
-        gate,
+    comparison = (
+        Comparison(
+            challenger=Evaluation.from_metrics(champion["challenger_metrics"]),
+            champion=Evaluation.from_metrics(champion["metrics"]),
+        )
+        if champion
+        else None
     )
+    decision = judge(Evaluation.from_metrics(metrics), comparison, gate, fairness)
     registry.record_gate(workspace, version, gate.model_dump(), decision.summary())
-    if decision.passed:
-        promotion.set_champion(workspace, version, "promote", "gate", decision.summary())
+    registry.set_version_tag(workspace, version, tags.FAIRNESS, json.dumps(fairness))
+    staged = decision.passed and governance.require_approval
+    if staged:
+        promotion.stage(workspace, version, decision.summary())
+    elif decision.passed:
+        promotion.promote_by_gate(workspace, version, champion.get("version"), decision.summary())
     else:
         promotion.record_rejection(workspace, version, champion.get("version"), decision.summary())
     return {
         "version": version,
         "passed": decision.passed,
+        "staged": staged,
         "reasons": decision.reasons,
         "thresholds": gate.model_dump(),
         "champion": registry.champion_version(workspace),
