@@ -27,12 +27,12 @@ SECTIONS = (
 
 
 def blank_fields(value: Any, path: str) -> list[str]:
-    """The fields of a section that are null or an empty string, as dotted paths."""
-    if isinstance(value, dict):
+    """The fields of a section that are null, an empty string or empty, as dotted paths."""
+    if isinstance(value, dict) and value:
         return [
             found for key, item in value.items() for found in blank_fields(item, f"{path}.{key}")
         ]
-    return [path] if value is None or value == "" else []
+    return [path] if value is None or value == "" or value == {} else []
 
 
 def test_the_champion_s_release_evidence_is_complete(settings: Settings, champion: str) -> None:
@@ -45,7 +45,12 @@ def test_the_champion_s_release_evidence_is_complete(settings: Settings, champio
         )
     record = json.loads((folder / "evidence.json").read_text())
     empty = [section for section in SECTIONS if not record.get(section)]
-    empty += [field for section in SECTIONS for field in blank_fields(record.get(section), section)]
+    empty += [
+        found
+        for section in SECTIONS
+        if record.get(section)
+        for found in blank_fields(record[section], section)
+    ]
     if empty:
         next_step(
             f"the evidence of version {champion} has empty sections or fields {empty}: run "
