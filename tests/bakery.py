@@ -175,6 +175,8 @@ def expected_files(answers: dict[str, str]) -> set[str]:
         f"src/{package}/governance/promotion.py",
         f"src/{package}/model/__init__.py",
         f"src/{package}/model/evaluate.py",
+        f"src/{package}/model/explain.py",
+        f"src/{package}/model/fairness.py",
         f"src/{package}/model/gate.py",
         f"src/{package}/model/plots.py",
         f"src/{package}/model/registry.py",
