@@ -40,8 +40,8 @@ def history(workspace: Workspace) -> list[AuditEvent]:
     """Every event kept in the registry, oldest first (each once, though tagged on two versions)."""
     events = {
         (event.when, event.action, event.from_version, event.to_version): event
-        for version_tags in registry.all_version_tags(workspace)
-        for event in audit.from_version_tags(version_tags)
+        for version in registry.list_versions(workspace)
+        for event in audit.from_version_tags(version.tags)
     }
     return [events[key] for key in sorted(events)]
 

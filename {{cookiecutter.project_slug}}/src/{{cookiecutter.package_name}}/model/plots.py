@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Mapping
+from typing import Any, cast
 
 import matplotlib
 
@@ -32,20 +33,22 @@ def precision_recall_figure(labels: np.ndarray, scores: np.ndarray) -> Figure:
 
 def shap_figure(importance: dict[str, float]) -> Figure:
     """Mean absolute SHAP value per feature (what moves the scores), largest on top."""
-    ranked = sorted(importance.items(), key=lambda item: item[1])
-    figure, axes = plt.subplots(figsize=(7, max(3, len(ranked) * 0.3)))
-    axes.barh([name for name, _ in ranked], [value for _, value in ranked])
-    axes.set_title("Global importance: mean |SHAP value| (log-odds), held-out rows")
-    figure.tight_layout()
-    return figure
+    return _ranked_bars(
+        importance, "Global importance: mean |SHAP value| (log-odds), held-out rows"
+    )
 
 
 def importance_figure(model: TrainedModel) -> Figure:
     """Total gain of each feature, largest first."""
     gain = model.booster.get_score(importance_type="total_gain")
-    ranked = sorted(gain.items(), key=lambda item: item[1])
+    return _ranked_bars(gain, "Feature importance (total gain)")
+
+
+def _ranked_bars(values: Mapping[str, Any], title: str) -> Figure:
+    """One horizontal bar per feature, the largest on top."""
+    ranked = sorted(values.items(), key=lambda item: item[1])
     figure, axes = plt.subplots(figsize=(7, max(3, len(ranked) * 0.3)))
     axes.barh([name for name, _ in ranked], [value for _, value in ranked])
-    axes.set_title("Feature importance (total gain)")
+    axes.set_title(title)
     figure.tight_layout()
     return figure

@@ -174,13 +174,6 @@ def version_record(settings: Workspace, version: str) -> VersionRecord:
     return VersionRecord(str(found.version), dict(found.tags), str(run.info.user_id))
 
 
-def all_version_tags(settings: Workspace) -> list[dict[str, str]]:
-    """The tags of every registered version (where the audit events are kept)."""
-    client, name = mlflow_client(settings), model_name(settings)
-    found = client.search_model_versions(f"name='{name}'")
-    return [dict(client.get_model_version(name, v.version).tags) for v in found]
-
-
 def record_gate(
     settings: Workspace, version: str, thresholds: dict[str, float], verdict: str
 ) -> None:
