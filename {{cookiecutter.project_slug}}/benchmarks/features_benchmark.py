@@ -1,13 +1,15 @@
 """Benchmark of the feature layer: feature-table build throughput and online lookup latency.
 
-Prints figures; asserts nothing. Runs in a scratch copy of the project, so the project's own data
-and online store are untouched. Usage: `make bench-features` (or add `--rows 100000 1000000`).
+Prints figures; asserts nothing. Runs in a scratch copy of the project under its own Feast project
+name (a shared Redis keeps its keys apart, and they are deleted at the end), so the project's own
+data and online store are untouched. Usage: `make bench-features` (or add `--rows 100000 1000000`).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import tempfile
@@ -65,6 +67,11 @@ def main() -> None:
             copy = shutil.copytree if source.is_dir() else shutil.copy
             copy(source, Path(scratch) / name)
         os.chdir(scratch)
+        store_file = Path(scratch) / "feature_repo" / "feature_store.yaml"
+        own_project = f"project: benchmark_{os.getpid()}"
+        store_file.write_text(
+            re.sub(r"^project: .*$", own_project, store_file.read_text(), flags=re.M)
+        )
 
         print("feature table build (rows of transactions -> rows/s)")
         for rows in arguments.rows:
@@ -85,17 +92,20 @@ def main() -> None:
         table = build_feature_table(dataset.transactions, dataset.customers, settings.features)
         write_parquet_atomically({DataFiles.of(settings).features: table})
         apply_definitions(settings)
-        materialize(open_store(settings), table)
-        customers = dataset.customers["customer_id"].to_numpy()
-        online = open_store(settings).config.online_store.type
-        print(f"online_features ({online} online store, {len(customers):,} customers)")
-        for batch in (1, 100):
-            timings = lookup_latencies(customers, batch, arguments.repeats)
-            p99 = float(np.percentile(timings, 99))
-            print(
-                f"  {batch:>3} entities: median {statistics.median(timings):7.2f} ms, "
-                f"p99 {p99:7.2f} ms ({arguments.repeats} calls)"
-            )
+        try:
+            materialize(open_store(settings), table)
+            customers = dataset.customers["customer_id"].to_numpy()
+            online = open_store(settings).config.online_store.type
+            print(f"online_features ({online} online store, {len(customers):,} customers)")
+            for batch in (1, 100):
+                timings = lookup_latencies(customers, batch, arguments.repeats)
+                p99 = float(np.percentile(timings, 99))
+                print(
+                    f"  {batch:>3} entities: median {statistics.median(timings):7.2f} ms, "
+                    f"p99 {p99:7.2f} ms ({arguments.repeats} calls)"
+                )
+        finally:
+            open_store(settings).teardown()  # the benchmark project's online tables or keys
 
 
 if __name__ == "__main__":

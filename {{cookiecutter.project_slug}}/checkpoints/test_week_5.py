@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 from checkpoints.conftest import next_step
 from {{ cookiecutter.package_name }}.model import registry
 from {{ cookiecutter.package_name }}.serving.bento import use_project_bentoml
+from {{ cookiecutter.package_name }}.serving.prediction_log import read_entries
 from {{ cookiecutter.package_name }}.settings import Settings
 
 
@@ -27,8 +26,7 @@ def test_a_bento_carries_the_champion_and_its_lineage(settings: Settings, champi
 
 def test_the_service_answered_with_the_champion(settings: Settings, champion: str) -> None:
     log = settings.resolve(settings.serving.prediction_log)
-    lines = log.read_text().splitlines() if log.is_file() else []
-    if not any(json.loads(line)["model_version"] == champion for line in lines if line):
+    if not any(entry["model_version"] == champion for entry in read_entries(log)):
         next_step(
             f"the prediction log has no answer of version {champion}: run `make serve`, and in a "
             "second terminal `make predict-example`"

@@ -21,8 +21,8 @@ from tests.helpers import (
     free_port,
     ok,
     online_store_type,
+    redis_server,
     run,
-    serving,
 )
 
 LAYERS = ("unit", "integration", "e2e")
@@ -34,6 +34,7 @@ TRAINED_PROJECT_MODULES = frozenset(
     {
         "tests/e2e/test_training_pipeline.py",
         "tests/integration/test_serving.py",
+        "tests/integration/test_reliability.py",
         "tests/e2e/test_monitoring.py",
     }
 )
@@ -73,18 +74,7 @@ def online_store_environment() -> Iterator[dict[str, str]]:
             pytest.fail(message)
         pytest.skip(message)
     port = free_port()
-    command = [
-        server,
-        "--port",
-        str(port),
-        "--bind",
-        "127.0.0.1",
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-    ]
-    with serving(command, "Ready to accept connections"):
+    with redis_server(port):
         yield {REDIS_VARIABLE: f"127.0.0.1:{port}"}
 
 

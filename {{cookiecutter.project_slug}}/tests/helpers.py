@@ -13,8 +13,9 @@ import socket
 import subprocess
 import sys
 import threading
+from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,20 @@ def copy_project(destination: Path) -> Path:
             )
         else:
             shutil.copy(source, destination / name)
+    return destination
+
+
+def copy_with_own_online_store(
+    project: Path, destination: Path, env: dict[str, str] | None = None
+) -> Path:
+    """A copy of a trained project with a Feast registry and online store of its own.
+
+    Feast's registry records the online tables by absolute path: `feast apply` in a plain copy
+    would tear down the original's tables. The copy starts without them and fills its own.
+    """
+    ignored = shutil.ignore_patterns(".git", "registry.db", "online_store.db")
+    shutil.copytree(project, destination, ignore=ignored)
+    ok(run(destination, CLI, "features", "apply", env=env))
     return destination
 
 
@@ -175,6 +190,23 @@ def serving(
             process.wait(timeout=30)
 
 
+def redis_server(port: int) -> AbstractContextManager[Server]:
+    """A real redis-server on loopback without persistence: restarted, it starts empty."""
+    server = shutil.which("redis-server") or "redis-server"
+    command = [
+        server,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+    return serving(command, "Ready to accept connections")
+
+
 def run(
     project: Path,
     *command: str,
@@ -232,3 +264,54 @@ def restored_afterwards(project: Path) -> Iterator[Path]:
         if online_store_type() == "redis":
             flush_redis(os.environ[REDIS_VARIABLE])
             ok(run(project, CLI, "features", "apply"))
+
+
+def fuzz_api(base_url: str, examples: int, headers: dict[str, str] | None = None) -> Counter[int]:
+    """Requests generated from the served OpenAPI document, valid and invalid, to every operation.
+
+    Each answer must be no 5xx, a documented status, of the documented content type and body
+    schema (schemathesis checks). Returns how many answers each status got, so that a caller can
+    check the generated requests reached both the refusals and the model.
+    """
+    import schemathesis
+    from hypothesis import HealthCheck, given
+    from hypothesis import settings as hypothesis_settings
+    from hypothesis.errors import Unsatisfiable
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.generation import GenerationMode
+    from schemathesis.specs.openapi.checks import (
+        content_type_conformance,
+        response_schema_conformance,
+        status_code_conformance,
+    )
+
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
+    schema = schemathesis.openapi.from_url(f"{base_url}/docs.json")
+    statuses: Counter[int] = Counter()
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @hypothesis_settings(
+                max_examples=examples,
+                deadline=None,
+                database=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+            )
+            def call(case: Any) -> None:
+                response = case.call_and_validate(base_url=base_url, headers=headers, checks=checks)
+                statuses[response.status_code] += 1
+
+            try:
+                call()
+            except Unsatisfiable:
+                # No invalid request exists for an operation without inputs (GET /readyz).
+                assert mode is GenerationMode.NEGATIVE, operation.label
+    return statuses

@@ -20,6 +20,7 @@ from pydantic_settings import (
 
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 PARAMS_FILE = "params.yaml"
+MIN_API_KEY_LENGTH = 16
 
 
 class Section(BaseModel):
@@ -137,7 +138,6 @@ class QualitySettings(Section):
 
     min_rows: int = Field(default=1000, ge=1)
     max_missing_share: float = Field(default=0.0, ge=0, le=1)
-    max_amount: float = Field(default=50_000.0, gt=0)
     min_fraud_rate: float = Field(default=0.002, ge=0, le=1)
     max_fraud_rate: float = Field(default=0.3, ge=0, le=1)
 
@@ -165,16 +165,38 @@ class MonitoringSettings(Section):
 
 
 class ServingSettings(Section):
-    """The online service: its model, device, workers, limits and optional API key."""
+    """The online service: its model, device, workers, limits, log, staging model and API key."""
 
     model_name: str = Field(default="{{ cookiecutter.package_name }}", pattern=r"^[a-z0-9][a-z0-9_.-]*$")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     workers: int = Field(default=1, ge=1, le=64)
     max_batch_size: int = Field(default=256, ge=1, le=10_000)
-    max_latency_ms: int = Field(default=200, ge=1)
     max_body_bytes: int = Field(default=1_000_000, ge=1024)
+    max_clock_skew_s: int = Field(default=300, ge=0)
     api_key: SecretStr | None = None
+    explain_top_k: int = Field(default=3, ge=1, le=50)
+    staging_mode: Literal["off", "shadow", "canary"] = "off"
+    canary_percent: float = Field(default=10.0, ge=0, le=100)
     prediction_log: Path = Path("reports/prediction_log.jsonl")
+    prediction_log_sink: Literal["file", "stdout"] = "file"
+    prediction_log_max_bytes: int = Field(default=50_000_000, ge=10_000)
+    prediction_log_backups: int = Field(default=5, ge=1)
+
+    def key(self) -> str | None:
+        """The API key requests must send, or None for no key; a blank or short key is refused.
+
+        An empty `.env` line or Kubernetes Secret would otherwise turn authentication off.
+        """
+        if self.api_key is None:
+            return None
+        key = self.api_key.get_secret_value()
+        if len(key.strip()) < MIN_API_KEY_LENGTH:
+            raise ValueError(
+                f"{ENV_PREFIX}SERVING__API_KEY is {'blank' if not key.strip() else 'too short'}: "
+                f"set at least {MIN_API_KEY_LENGTH} characters (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(24))'), or unset it to serve without a key"
+            )
+        return key
 
 
 class KubeflowSettings(Section):

@@ -7,14 +7,14 @@ runs through `{{ cookiecutter.project_slug }} serve`, as a user starts it.
 from __future__ import annotations
 
 import json
-import shutil
+import sqlite3
 import subprocess
 import tarfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,18 +22,26 @@ from typing import Any
 import pandas as pd
 import pytest
 import yaml
+from openapi_spec_validator import validate
 
 from {{ cookiecutter.package_name }}.data.files import RAW_TRANSACTIONS
 from {{ cookiecutter.package_name }}.features.store import REDIS_VARIABLE
+from {{ cookiecutter.package_name }}.model import registry
 from {{ cookiecutter.package_name }}.model.train import resolve_device
+from {{ cookiecutter.package_name }}.serving.prediction_log import read_entries
+from {{ cookiecutter.package_name }}.settings import load_settings
 from tests.helpers import (
     CLI,
     ENV_PREFIX,
     Server,
+    copy_with_own_online_store,
     example_request,
+    flush_redis,
     free_port,
+    fuzz_api,
     ok,
     online_store_type,
+    redis_server,
     restored_afterwards,
     run,
     serving,
@@ -106,10 +114,15 @@ def server(project: Path, *ready: str, env: dict[str, str] | None = None) -> Ite
 
 
 @pytest.fixture(scope="module")
-def port(project: Path) -> Iterator[int]:
+def running(project: Path) -> Iterator[Running]:
     with server(project) as service:
         wait_until_ready(service)
-        yield service.port
+        yield service
+
+
+@pytest.fixture(scope="module")
+def port(running: Running) -> int:
+    return running.port
 
 
 def champion(project: Path) -> dict[str, Any]:
@@ -292,7 +305,7 @@ def test_served_probability_equals_batch_inference(project: Path, port: int) -> 
 
 
 def test_an_api_key_guards_predictions_but_not_probes(project: Path) -> None:
-    key = "s3cret-key"
+    key = "s3cret-key-0123456789"
     with server(project, env={f"{ENV_PREFIX}SERVING__API_KEY": key}) as service:
         wait_until_ready(service)
         port = service.port
@@ -302,6 +315,78 @@ def test_an_api_key_guards_predictions_but_not_probes(project: Path) -> None:
         assert call(port, "/predict", EXAMPLE, key=key)[0] == 200
         assert call(port, "/livez")[0] == 200
         assert call(port, "/metrics")[0] == 200
+        assert call(port, "/readyz")[1]["auth"] == "on"
+
+
+@pytest.mark.parametrize(("key", "said"), [("", "blank"), ("   ", "blank"), ("short", "too short")])
+def test_a_blank_or_short_api_key_stops_the_service_with_one_line(
+    project: Path, key: str, said: str
+) -> None:
+    result = run(
+        project,
+        CLI,
+        "serve",
+        "--port",
+        str(free_port()),
+        env={f"{ENV_PREFIX}SERVING__API_KEY": key},
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        line for line in result.stderr.strip().splitlines() if f"SERVING__API_KEY is {said}" in line
+    ]
+    assert "Traceback" not in result.stderr
+
+
+def test_the_served_openapi_document_is_valid_and_every_answer_matches_it(port: int) -> None:
+    status, document = call(port, "/docs.json")
+    assert status == 200
+    validate(document)  # OpenAPI 3.1, as declared
+    statuses = fuzz_api(f"http://127.0.0.1:{port}", examples=25)
+    assert statuses[200] > 0 and statuses[400] > 0, statuses  # reached the model and refusals
+
+
+def test_explain_adds_reason_codes_named_as_the_features_and_logs_them(
+    project: Path, port: int
+) -> None:
+    request = {**EXAMPLE, "transaction_id": "explained"}
+    status, answer = call(port, "/predict?explain=true", request)
+    assert status == 200, answer
+    reasons = answer["reasons"]
+    assert len(reasons) == 3
+    sizes = [abs(reason["contribution"]) for reason in reasons]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > 0
+    logged = json.loads((project / "reports" / "prediction_log.jsonl").read_text().splitlines()[-1])
+    assert logged["transaction_id"] == "explained" and logged["reasons"] == reasons
+    for reason in reasons:
+        assert reason["feature"] in logged["features"]
+        assert reason["value"] == logged["features"][reason["feature"]]
+    assert call(port, "/predict", EXAMPLE)[1]["reasons"] is None
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"event_timestamp": "2026-03-02T10:15:00"}, "event_timestamp"),  # no time zone
+        ({"event_timestamp": "2999-01-01T00:00:00Z"}, "event_timestamp"),  # beyond the skew
+        ({"amount": 50_000.01}, "amount"),  # the data contract's bound
+    ],
+)
+def test_times_without_a_zone_or_from_the_future_and_amounts_over_the_contract_get_400(
+    port: int, change: dict[str, Any], field: str
+) -> None:
+    status, answer = call(port, "/predict", {**EXAMPLE, **change})
+    assert status == 400
+    assert answer["fields"] == [field]
+
+
+def test_without_a_key_the_service_warns_and_readiness_says_auth_off(running: Running) -> None:
+    assert "serving WITHOUT an API key" in running.server.output()
+    status, readiness = call(running.port, "/readyz")
+    assert status == 200
+    assert readiness["auth"] == "off"
+    assert readiness["ready"] is True and readiness["reason"] is None
+    assert readiness["online_store"]["reachable"] is True
+    assert readiness["online_store"]["materialized_at"] is not None
 
 
 def test_readiness_waits_for_the_model(project: Path, tmp_path: Path) -> None:
@@ -317,20 +402,128 @@ def test_readiness_waits_for_the_model(project: Path, tmp_path: Path) -> None:
         assert call(port, "/predict", EXAMPLE)[0] == 200
 
 
-def test_an_unavailable_online_store_gives_503(project: Path, tmp_path: Path) -> None:
-    if online_store_type() == "redis":
-        cwd, env = (
-            project,
-            {REDIS_VARIABLE: f"127.0.0.1:{free_port()}"},
-        )
-    else:
-        cwd, env = tmp_path / "copy", {}
-        shutil.copytree(project, cwd, ignore=shutil.ignore_patterns(".git", "online_store.db"))
-    with server(cwd, env=env) as service:
+def wait_for_readiness(
+    port: int, status: int, reason: str = "", deadline_s: float = 30
+) -> dict[str, Any]:
+    """Poll /readyz until it answers `status` with `reason` in its body's reason.
+
+    The store check runs every second, so a change shows within a second or two.
+    """
+    deadline = time.monotonic() + deadline_s
+    while True:
+        answer = call(port, "/readyz")
+        if answer[0] == status and reason in (answer[1].get("reason") or ""):
+            body: dict[str, Any] = answer[1]
+            return body
+        assert time.monotonic() < deadline, f"/readyz stayed {answer}"
+        time.sleep(0.2)  # the pause between polls; the condition above is what synchronises
+
+
+def empty_online_store(project: Path, redis_address: str | None) -> None:
+    """What a store that lost its data looks like: no rows at all."""
+    if redis_address is not None:
+        flush_redis(redis_address)
+        return
+    with sqlite3.connect(project / "data" / "feast" / "online_store.db") as database:
+        tables = database.execute("select name from sqlite_master where type='table'").fetchall()
+        for (table,) in tables:
+            database.execute(f'delete from "{table}"')
+
+
+def test_readiness_follows_the_online_store_down_emptied_and_back(
+    project: Path, tmp_path: Path
+) -> None:
+    """The store is checked in the background: unready while it is gone or empty, back after."""
+    with ExitStack() as stack:
+        env: dict[str, str] = {}
+        redis_address = None
+        redis = stack.enter_context(ExitStack())
+        if online_store_type() == "redis":
+            redis_port = free_port()
+            redis.enter_context(redis_server(redis_port))
+            redis_address = f"127.0.0.1:{redis_port}"
+            env = {REDIS_VARIABLE: redis_address}
+        copy = copy_with_own_online_store(project, tmp_path / "copy", env)
+        service = stack.enter_context(server(copy, env=env))
         wait_until_ready(service)
-        status, answer = call(service.port, "/predict", EXAMPLE)
-    assert status == 503
-    assert "online feature store is unavailable" in str(answer)
+        port = service.port
+        assert call(port, "/predict", EXAMPLE)[0] == 200
+        empty_online_store(copy, redis_address)
+        readiness = wait_for_readiness(port, 503, "no materialized features")
+        status, answer = call(port, "/predict", EXAMPLE)
+        assert status == 503 and answer == {"error": readiness["reason"], "fields": []}
+        ok(run(copy, CLI, "features", "apply", env=env))
+        wait_for_readiness(port, 200)
+        status, answer = call(port, "/predict", EXAMPLE)
+        assert status == 200 and answer["features_missing"] is False
+        if redis_address is not None:
+            redis.close()  # the server stops
+            wait_for_readiness(port, 503, "does not answer")
+            assert call(port, "/predict", EXAMPLE)[0] == 503
+            redis.enter_context(redis_server(redis_port))  # restarted, empty
+            wait_for_readiness(port, 503, "no materialized features")
+            ok(run(copy, CLI, "features", "apply", env=env))
+            wait_for_readiness(port, 200)
+            assert call(port, "/predict", EXAMPLE)[0] == 200
+
+
+def test_shadow_and_canary_serve_the_staging_model_beside_the_champion(project: Path) -> None:
+    """The staging alias is put on the champion's version: the same model, routed and logged.
+
+    Shadow: the champion answers, both scores are logged with their versions, and `compare`
+    writes the comparison into the staging version's evidence. Canary: a sticky share of
+    customers gets the staging model, and the answer says so.
+    """
+    best = champion(project)["version"]
+    settings = load_settings(project)
+    registry.set_alias(settings, registry.STAGING, best)
+    log = project / "reports" / "prediction_log.jsonl"
+    shadow = {f"{ENV_PREFIX}SERVING__STAGING_MODE": "shadow"}
+    assert f"imported staging version {best}" in ok(run(project, CLI, "bento", env=shadow))
+    before = len(log.read_text().splitlines())
+    with server(project, env=shadow) as service:
+        wait_until_ready(service)
+        assert call(service.port, "/readyz")[1]["staging"] == f"shadow v{best}"
+        batch = [{**EXAMPLE, "customer_id": c, "transaction_id": f"s-{c}"} for c in range(1, 41)]
+        status, answer = call(service.port, "/predict_batch", {"transactions": batch})
+        assert status == 200 and {p["served_by"] for p in answer} == {"champion"}
+    entries = [json.loads(line) for line in log.read_text().splitlines()[before:]]
+    assert len(entries) == 40
+    for entry, prediction in zip(entries, answer, strict=True):
+        assert entry["shadow"]["model_version"] == best
+        assert entry["shadow"]["fraud_probability"] == pytest.approx(
+            prediction["fraud_probability"]
+        )
+    labels = project / "data" / "served_labels.csv"
+    pd.DataFrame(
+        {"transaction_id": [f"s-{c}" for c in range(1, 41)], "is_fraud": [0] * 39 + [1]}
+    ).to_csv(labels, index=False)
+    compared = json.loads(ok(run(project, CLI, "compare", "--labels", str(labels), "--json")))
+    assert compared["shadow"]["requests"] == 40
+    assert compared["shadow"]["decision_agreement"] == 1.0
+    assert compared["shadow"]["mean_abs_score_difference"] == 0.0
+    assert compared["shadow"]["labelled"]["champion"] == compared["shadow"]["labelled"]["staging"]
+    assert compared["shadow"]["labelled"]["champion"]["frauds"] == 1
+    evidence = (project / "reports" / "releases" / f"v{best}" / "evidence.md").read_text()
+    assert (
+        "## Served traffic against the champion" in evidence
+        and '"decision_agreement": 1.0' in evidence
+    )
+
+    canary = {
+        f"{ENV_PREFIX}SERVING__STAGING_MODE": "canary",
+        f"{ENV_PREFIX}SERVING__CANARY_PERCENT": "50",
+    }
+    with server(project, env=canary) as service:
+        wait_until_ready(service)
+        batch = [{**EXAMPLE, "customer_id": c, "transaction_id": f"c-{c}"} for c in range(1, 101)]
+        first = call(service.port, "/predict_batch", {"transactions": batch})[1]
+        again = call(service.port, "/predict_batch", {"transactions": batch})[1]
+    routes = [p["served_by"] for p in first]
+    assert routes == [p["served_by"] for p in again]  # sticky per customer
+    assert 25 <= routes.count("staging") <= 75, routes.count("staging")
+    served_by = {entry["transaction_id"]: entry["served_by"] for entry in read_entries(log)}
+    assert [served_by[f"c-{c}"] for c in range(1, 101)] == routes  # the log says who answered
 
 
 def test_the_gpu_variant_serves_on_the_gpu_or_falls_back_to_cpu(project: Path) -> None:

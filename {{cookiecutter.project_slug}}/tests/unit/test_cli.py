@@ -87,6 +87,7 @@ COMMANDS = {
     "bento",
     "serve",
     "send",
+    "compare",
     "bento-export",
 }
 

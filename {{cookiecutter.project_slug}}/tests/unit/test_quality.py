@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.package_name }}.data.contract import MAX_AMOUNT
 from {{ cookiecutter.package_name }}.data.generate import generate
 from {{ cookiecutter.package_name }}.monitoring.quality import QualityGateError, check_quality
 from {{ cookiecutter.package_name }}.settings import DataSettings, QualitySettings
@@ -38,13 +39,16 @@ def test_nulls_and_an_unseen_category_fail_with_each_test_named(
     broken = transactions.copy()
     broken.loc[:4, "amount"] = np.nan
     broken.loc[10:12, "merchant_category"] = "casino"
+    broken.loc[20, "amount"] = MAX_AMOUNT + 1  # the contract's bound, the one serving enforces
     result = check_quality(broken, QualitySettings(), tmp_path)
     assert not result.passed
-    assert len(result.failed) == 2
+    assert len(result.failed) == 3
     assert "Column 'amount' missing values" in result.failed[0]
     assert result.failed[0].endswith("actual 5")
-    assert "Column 'merchant_category' values out of list" in result.failed[1]
-    assert result.failed[1].endswith("actual 3")
+    assert "Column 'amount' values out of range" in result.failed[1]
+    assert result.failed[1].endswith("actual 1")
+    assert "Column 'merchant_category' values out of list" in result.failed[2]
+    assert result.failed[2].endswith("actual 3")
     assert (tmp_path / "quality.html").is_file() and (tmp_path / "quality.json").is_file()
 
 
@@ -53,7 +57,6 @@ def test_nulls_and_an_unseen_category_fail_with_each_test_named(
     [
         ({"min_rows": 5000}, "Row count"),
         ({"min_fraud_rate": 0.2}, "Column 'is_fraud' categories '1'"),
-        ({"max_amount": 10.0}, "Column 'amount' values out of range"),
     ],
 )
 def test_each_threshold_from_settings_is_enforced(

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from {{ cookiecutter.package_name }}.features.request_time import model_columns, request_time_features
-from {{ cookiecutter.package_name }}.features.store import open_store
+from {{ cookiecutter.package_name }}.features.store import MARKER_CUSTOMER, open_store
 from {{ cookiecutter.package_name }}.settings import FeatureSettings, Settings, Workspace
 
 if TYPE_CHECKING:
@@ -121,6 +122,18 @@ class CustomerFeatures:
             )
         ]
         return OnlineFeatures(columns=columns, missing=missing)
+
+    def materialized_at(self) -> datetime | None:
+        """When the online store was last filled (its marker's time), or None if it has none."""
+        response = self.store.get_online_features(
+            features=self.service, entity_rows=[{"customer_id": MARKER_CUSTOMER}]
+        )
+        stamps = [
+            result.event_timestamps[0].ToDatetime(tzinfo=timezone.utc)
+            for result in response.proto.results[1:]
+            if result.statuses[0] == PRESENT and result.values[0].WhichOneof("val")
+        ]
+        return min(stamps) if stamps else None
 
     def model_inputs(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's input columns of a frame prepared by `training_set` or at serving."""

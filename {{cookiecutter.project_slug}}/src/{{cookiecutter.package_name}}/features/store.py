@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from feast import FeatureStore
 
 REDIS_VARIABLE = f"{ENV_PREFIX}FEAST__REDIS_CONNECTION_STRING"
+MARKER_CUSTOMER = 0  # written by every materialisation; see write_marker
 
 
 def feast_environment(settings: Workspace) -> dict[str, str]:
@@ -99,10 +100,27 @@ def materialize(store: FeatureStore, feature_table: pd.DataFrame) -> Materializa
     materialized = all(view.materialization_intervals for view in views)
     if materialized and not _online_store_is_empty(store, feature_table):
         store.materialize_incremental(end_date=end)
+        write_marker(store, feature_table, end)
         return Materialization(mode="incremental", start=None, end=end)
     start = feature_table["event_timestamp"].min().to_pydatetime()
     store.materialize(start_date=start, end_date=end)
+    write_marker(store, feature_table, end)
     return Materialization(mode="backfill", start=start, end=end)
+
+
+def write_marker(store: FeatureStore, feature_table: pd.DataFrame, end: datetime) -> None:
+    """Store the reserved customer MARKER_CUSTOMER, stamped with the materialisation's end.
+
+    The service's readiness check looks it up: a store that lost its data (a Redis restarted
+    empty) answers without it and the service goes unready instead of scoring every customer
+    as unknown. Real customer ids start at 1, so no request can ask for it.
+    """
+    newest = feature_table.sort_values("event_timestamp").tail(1)
+    stamp = pd.Timestamp(end)
+    marker = newest.assign(customer_id=MARKER_CUSTOMER, event_timestamp=stamp, created=stamp)
+    for view in store.list_feature_views():
+        columns = ["customer_id", "event_timestamp", "created", *(f.name for f in view.features)]
+        store.write_to_online_store(view.name, marker[columns].reset_index(drop=True))
 
 
 def apply_and_materialize(settings: Workspace) -> Materialization:

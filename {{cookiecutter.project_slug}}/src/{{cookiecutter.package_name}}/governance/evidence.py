@@ -93,6 +93,7 @@ def collect(settings: Workspace, version: str) -> dict[str, Any]:
             "retraining_trigger": json.loads(version_tags.get(tags.RETRAINING_TRIGGER, "{}")),
             "last_monitoring": json.loads(version_tags.get(tags.LAST_MONITORING, "{}")),
         },
+        "serving_comparison": json.loads(version_tags.get(tags.SERVING_COMPARISON, "{}")),
         "environment": json.loads(version_tags.get(tags.ENVIRONMENT, "{}")),
         "mlflow": {
             "tracking_uri": settings.tracking.resolved_uri(settings.project_root),
@@ -146,6 +147,22 @@ def write(settings: Workspace, version: str) -> Path:
         client.log_artifact(run_id, str(path), ARTIFACT_FOLDER)
     uri = f"runs:/{run_id}/{ARTIFACT_FOLDER}/evidence.md"
     client.set_model_version_tag(registry.model_name(settings), version, tags.EVIDENCE, uri)
+    return page
+
+
+def record_serving_comparison(
+    settings: Workspace, version: str, comparison: dict[str, Any]
+) -> Path:
+    """Keep a shadow or canary comparison on the staging version; rewrite its evidence."""
+    registry.set_version_tag(settings, version, tags.SERVING_COMPARISON, json.dumps(comparison))
+    folder = evidence_folder(settings, version)
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = folder / "serving_comparison.json"
+    saved.write_text(json.dumps(comparison, indent=2) + "\n")
+    page = write(settings, version)
+    client = registry.mlflow_client(settings)
+    run_id = str(client.get_model_version(registry.model_name(settings), version).run_id)
+    client.log_artifact(run_id, str(saved), ARTIFACT_FOLDER)
     return page
 
 
@@ -221,6 +238,13 @@ def render(evidence: dict[str, Any]) -> str:
         "## Explanations: global importance (mean |SHAP value|)",
         "",
         *_table(evidence["explanations"]["global_importance"]),
+        "## Served traffic against the champion (shadow or canary, `compare`)",
+        "",
+        *(
+            [f"```json\n{json.dumps(evidence['serving_comparison'], indent=2)}\n```", ""]
+            if evidence["serving_comparison"]
+            else ["Not served beside the champion yet.", ""]
+        ),
         "## Environment",
         "",
         *_table(evidence["environment"]),

@@ -25,3 +25,17 @@ def global_importance(model: TrainedModel, frame: pd.DataFrame) -> dict[str, flo
     mean_abs = np.abs(contributions[:, : len(model.features)]).mean(axis=0)  # last column: bias
     ranked = sorted(zip(model.features, mean_abs, strict=True), key=lambda item: -item[1])
     return {name: round(float(value), 6) for name, value in ranked}
+
+
+def top_contributions(
+    booster: xgb.Booster, matrix: np.ndarray, features: list[str], k: int
+) -> list[list[tuple[str, float, float]]]:
+    """Per row, the `k` largest SHAP contributions by size: (feature, value, contribution)."""
+    contributions = np.asarray(
+        booster.predict(xgb.DMatrix(matrix, feature_names=features), pred_contribs=True)
+    )[:, : len(features)]
+    largest = np.argsort(-np.abs(contributions), axis=1)[:, :k]
+    return [
+        [(features[i], float(matrix[row, i]), float(contributions[row, i])) for i in order]
+        for row, order in enumerate(largest)
+    ]

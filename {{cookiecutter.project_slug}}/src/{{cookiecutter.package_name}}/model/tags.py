@@ -22,6 +22,7 @@ RUN_OVERRIDES = "run_overrides"
 LAST_MONITORING = "last_monitoring"
 RETRAINING_REQUEST = "retraining_request"
 EVIDENCE = "evidence"
+SERVING_COMPARISON = "serving_comparison"  # shadow or canary traffic against the champion
 MLFLOW_RUN_ID = "mlflow_run_id"
 GIT_COMMIT = "git_commit"
 GIT_DIRTY = "git_dirty"

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from {{ cookiecutter.package_name }}.data.contract import CATEGORICAL, LABEL, TIME, TRANSACTIONS
+from {{ cookiecutter.package_name }}.data.contract import CATEGORICAL, LABEL, MAX_AMOUNT, TIME, TRANSACTIONS
 from {{ cookiecutter.package_name }}.monitoring.reports import save_snapshot
 from {{ cookiecutter.package_name }}.settings import QualitySettings
 
@@ -62,7 +62,7 @@ def quality_report(settings: QualitySettings, rows: int) -> Any:
                 MissingValueCount(column=column, tests=[lte(allowed_missing)])
                 for column in TRANSACTIONS.columns
             ),
-            OutRangeValueCount(column="amount", left=0.0, right=settings.max_amount, tests=[eq(0)]),
+            OutRangeValueCount(column="amount", left=0.0, right=MAX_AMOUNT, tests=[eq(0)]),
             *(
                 OutListValueCount(column=column, values=list(values), tests=[eq(0)])
                 for column, values in CATEGORICAL.items()

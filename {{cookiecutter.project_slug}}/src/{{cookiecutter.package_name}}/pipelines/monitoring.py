@@ -22,7 +22,7 @@ def monitoring(
     newest: int,
 ) -> None:
     """Champion's reference + current rows (prediction log or batch) -> drift -> decision."""
-    reference, version = load_champion_reference()
+    reference, version = load_champion_reference(source)
     current = load_current(source, path, newest, version, features)
     drift = check_champion_drift(reference, current, version, source, monitoring)
     decide_retraining(drift, monitoring.auto_retrain)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,12 +37,16 @@ class ImportedModel:
     lineage_id: str
 
 
-def import_champion(settings: Settings) -> ImportedModel:
-    """Copy the champion's booster into BentoML's store with its version and lineage."""
+def staging_model_name(settings: Settings) -> str:
+    """The BentoML model name of the staging version (shadow or canary beside the champion)."""
+    return f"{settings.serving.model_name}_staging"
+
+
+def import_version(settings: Settings, version: str, name: str) -> ImportedModel:
+    """Copy one MLflow version's booster into BentoML's store with its version and lineage."""
     use_project_bentoml(settings)
     import bentoml
 
-    version = registry.require_champion(settings)
     trained = registry.load_version(settings, version)
     registered = registry.mlflow_client(settings).get_model_version(
         registry.model_name(settings), version
@@ -50,22 +55,51 @@ def import_champion(settings: Settings) -> ImportedModel:
     labels = {"mlflow_version": version, "lineage_id": lineage_id}
     labels["git_commit"] = registered.tags.get(tags.GIT_COMMIT, "unknown")
     metadata = {"threshold": trained.threshold, "lineage": dict(registered.tags)}
-    with bentoml.models.create(
-        settings.serving.model_name, labels=labels, metadata=metadata
-    ) as model:
+    with bentoml.models.create(name, labels=labels, metadata=metadata) as model:
         Path(model.path_of(MODEL_FILE)).write_bytes(trained.to_bytes())
     return ImportedModel(str(model.tag), version, lineage_id)
 
 
-def build_bento(settings: Settings, imported: ImportedModel, *, gpu: bool) -> str:
-    """Build the Bento (CPU, or the CUDA image) with the model's version and lineage as labels."""
-    import bentoml
+def import_champion(settings: Settings) -> ImportedModel:
+    """The champion into BentoML's store, as the model the service answers with."""
+    version = registry.require_champion(settings)
+    return import_version(settings, version, settings.serving.model_name)
 
-    bento = bentoml.bentos.build_bentofile(
-        str(settings.project_root / BENTOFILES[gpu]),
-        build_ctx=str(settings.project_root),
-        labels={"mlflow_version": imported.version, "lineage_id": imported.lineage_id},
-    )
+
+def import_staging(settings: Settings) -> ImportedModel | None:
+    """The staging version, if there is one, for `serving.staging_mode` (shadow or canary)."""
+    version = registry.alias_version(settings, registry.STAGING)
+    if version is None:
+        return None
+    return import_version(settings, version, staging_model_name(settings))
+
+
+def build_bento(
+    settings: Settings, imported: ImportedModel, *, gpu: bool, staging: ImportedModel | None = None
+) -> str:
+    """Build the Bento (CPU, or the CUDA image) with the model's version and lineage as labels.
+
+    A staging model goes in beside the champion: the bentofile is extended with its tag.
+    """
+    import bentoml
+    import yaml
+
+    bentofile = settings.project_root / BENTOFILES[gpu]
+    labels = {"mlflow_version": imported.version, "lineage_id": imported.lineage_id}
+    if staging is None:
+        bento = bentoml.bentos.build_bentofile(
+            str(bentofile), build_ctx=str(settings.project_root), labels=labels
+        )
+        return str(bento.tag)
+    config = yaml.safe_load(bentofile.read_text())
+    config["models"] = [*config.get("models", []), staging.tag]
+    labels["staging_version"] = staging.version
+    with tempfile.TemporaryDirectory() as folder:
+        extended = Path(folder) / bentofile.name
+        extended.write_text(yaml.safe_dump(config))
+        bento = bentoml.bentos.build_bentofile(
+            str(extended), build_ctx=str(settings.project_root), labels=labels
+        )
     return str(bento.tag)
 
 

@@ -5,6 +5,7 @@ retraining decision is made once, in `decide_retraining`, from Evidently's test 
 """
 
 import json
+import logging
 from dataclasses import asdict
 from typing import Annotated, Any
 
@@ -24,17 +25,35 @@ from {{ cookiecutter.package_name }}.monitoring.drift import SCORE, check_drift
 from {{ cookiecutter.package_name }}.monitoring.reference import load_reference
 from {{ cookiecutter.package_name }}.monitoring.reports import report_folder
 from {{ cookiecutter.package_name }}.monitoring.trigger import decide, write_request
-from {{ cookiecutter.package_name }}.serving.prediction_log import read_log
+from {{ cookiecutter.package_name }}.serving.prediction_log import newest_served_version, read_log
 from {{ cookiecutter.package_name }}.settings import FeatureSettings, MonitoringSettings, load_workspace
+
+logger = logging.getLogger(__name__)
 
 
 @step
-def load_champion_reference() -> tuple[
-    Annotated[pd.DataFrame, "reference"], Annotated[str, "champion_version"]
-]:
-    """The champion's drift reference (logged with its run when it was registered)."""
+def load_champion_reference(
+    source: str,
+) -> tuple[Annotated[pd.DataFrame, "reference"], Annotated[str, "champion_version"]]:
+    """The drift reference (logged with its run) of the model to watch.
+
+    For a batch, the champion. For the prediction log, the version that answered the newest
+    request: after a promotion and before the redeploy, the old champion still serves, and it
+    is the one to watch.
+    """
     workspace = load_workspace()
     version = registry.require_champion(workspace)
+    if source == "log":
+        served = newest_served_version(workspace.resolve(workspace.serving.prediction_log))
+        if served is not None and served != version:
+            logger.warning(
+                "version %s answers the served requests, the champion is %s: redeploy "
+                "(make bento) to serve it; watching version %s",
+                served,
+                version,
+                served,
+            )
+            version = served
     return load_reference(workspace, version), version
 
 
