@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
+import psutil
 import pytest
 
 from {{ cookiecutter.package_name }}.features.store import REDIS_VARIABLE
@@ -159,7 +160,8 @@ def test_sixty_seconds_at_concurrency_32_lose_nothing_and_probes_stay_fast(
         f"max {max(probes):.1f} ms over {len(probes)} probes"
     )
     assert failed == 0
-    assert written == total
+    # wrk stops with up to one request per connection in flight: served and logged, not counted
+    assert total <= written <= total + 32
 
 
 def test_the_online_store_going_away_mid_load_gives_503s_and_recovers_without_restart(
@@ -214,23 +216,22 @@ def test_a_worker_killed_mid_load_is_replaced_and_serving_recovers(project: Path
         wait_for_readiness(service.port, 200)
     failed = sum(n for status, n in counts.items() if status != 200)
     print(f"\nworker killed: {dict(counts)}; {failed} failed while it was replaced")
+    # Only what the dead worker held (one request per client at most): its replacement takes
+    # no connection before it has loaded.
+    assert failed <= 8, counts
     assert counts[200] >= replaced + 200
 
 
 def _workers(server_pid: int) -> list[int]:
     """The service's worker processes under a `serve` process (BentoML's circus arbiter)."""
-    found = subprocess.run(
-        ["pgrep", "-f", "_bentoml_impl.worker.service"], capture_output=True, text=True
-    )
-    candidates = [int(pid) for pid in found.stdout.split()]
-    session = os.getsid(server_pid)
-    return sorted(pid for pid in candidates if _alive_in(pid, session))
+    children = psutil.Process(server_pid).children(recursive=True)
+    return sorted(child.pid for child in children if _is_worker(child))
 
 
-def _alive_in(pid: int, session: int) -> bool:
+def _is_worker(process: psutil.Process) -> bool:
     try:
-        return os.getsid(pid) == session
-    except ProcessLookupError:
+        return "_bentoml_impl.worker.service" in process.cmdline()
+    except psutil.NoSuchProcess:
         return False
 
 

@@ -3,10 +3,10 @@
 One plain ASGI layer, no framework in between: the request is checked (method, API key, content
 type, size, JSON against serving/schemas.py, event time against the server clock) with cheap
 operations on the event loop, and the blocking work (the online-store lookup, XGBoost, the
-prediction log) runs on one scoring thread that merges waiting requests (serving/batching.py),
-so probes answer while requests are scored. Every
-answer is JSON of a documented schema: 4xx bodies name the fields at fault and never internals;
-503 means a dependency (model, online store) is not there.
+shadow model, the prediction log) runs on one scoring thread that merges waiting requests
+(serving/batching.py), so probes answer while requests are scored. Every answer is JSON of a
+documented schema: 4xx bodies name the fields at fault and never internals; 503 means a
+dependency (model, online store) is not there.
 """
 
 from __future__ import annotations
@@ -34,7 +34,12 @@ from {{ cookiecutter.package_name }}.serving.schemas import (
     Transaction,
     TransactionBatch,
 )
-from {{ cookiecutter.package_name }}.serving.scorer import OnlineStoreUnavailableError, Scored, Scorer
+from {{ cookiecutter.package_name }}.serving.scorer import (
+    OnlineStoreUnavailableError,
+    Scored,
+    Scorer,
+    ShadowScore,
+)
 from {{ cookiecutter.package_name }}.settings import ServingSettings
 
 logger = logging.getLogger(__name__)
@@ -271,12 +276,15 @@ class PredictionApi:
         return scorer.score(transactions, explain=explain)
 
     def _record(self, transactions: list[Transaction], scored: Scored) -> None:
-        """On the scoring thread, once the answers are out: the metrics and the log."""
+        """On the scoring thread, once the answers are out: the metrics, the shadow, the log."""
         self.state.observe(scored)
-        self.state.log.append(_log_entries(transactions, scored))
+        shadow = self.state.scorer.shadow(scored) if self.state.scorer else None
+        self.state.log.append(_log_entries(transactions, scored, shadow))
 
 
-def _log_entries(transactions: list[Transaction], scored: Scored) -> list[dict[str, Any]]:
+def _log_entries(
+    transactions: list[Transaction], scored: Scored, shadow: list[ShadowScore] | None
+) -> list[dict[str, Any]]:
     entries = []
     for row, (transaction, prediction) in enumerate(
         zip(transactions, scored.predictions, strict=True)
@@ -294,12 +302,11 @@ def _log_entries(transactions: list[Transaction], scored: Scored) -> list[dict[s
         }
         if prediction.reasons is not None:
             entry["reasons"] = [reason.model_dump() for reason in prediction.reasons]
-        if scored.shadow is not None:
-            shadow = scored.shadow[row]
+        if shadow is not None:
             entry["shadow"] = {
-                "model_version": shadow.model_version,
-                "fraud_probability": shadow.fraud_probability,
-                "is_fraud": shadow.is_fraud,
+                "model_version": shadow[row].model_version,
+                "fraud_probability": shadow[row].fraud_probability,
+                "is_fraud": shadow[row].is_fraud,
             }
         entries.append(entry)
     return entries

@@ -66,18 +66,16 @@ class ShadowScore:
 
 @dataclass(frozen=True)
 class Scored:
-    """The predictions, the model inputs they were computed from, and the shadow's scores."""
+    """The predictions and the model inputs they were computed from."""
 
     predictions: list[Prediction]
     inputs: dict[str, np.ndarray]
-    shadow: list[ShadowScore] | None = None
 
     def rows(self, start: int, end: int) -> Scored:
         """The part of a batch that one request sent."""
         return Scored(
             self.predictions[start:end],
             {name: column[start:end] for name, column in self.inputs.items()},
-            self.shadow[start:end] if self.shadow is not None else None,
         )
 
 
@@ -153,15 +151,16 @@ class Scorer:
         """One prediction per transaction, in order, with the inputs the model saw.
 
         With a canary, the staging model answers its share of customers; in shadow mode it
-        scores every transaction beside the champion, which answers.
+        scores every transaction beside the champion, which answers: that happens in `shadow`,
+        after the answers are out, so shadowing costs the caller nothing.
         """
         inputs, unknown = self.inputs(transactions)
-        matrix = np.column_stack([inputs[name] for name in self.columns]).astype(np.float32)
+        matrix = self._matrix(inputs)
         staging = self.staging
         on_staging = [staging is not None and staging.answers(t.customer_id) for t in transactions]
         answering = [staging.model if use and staging else self.served for use in on_staging]
         probabilities = self.served.model.booster.inplace_predict(matrix)
-        if staging is not None and (staging.mode == "shadow" or any(on_staging)):
+        if staging is not None and any(on_staging):
             staged = staging.model.model.booster.inplace_predict(matrix)
             probabilities = np.where(on_staging, staged, probabilities)
         reasons = self._reasons(matrix, answering) if explain else [None] * len(transactions)
@@ -181,11 +180,19 @@ class Scorer:
                 transactions, probabilities, unknown, answering, reasons, strict=True
             )
         ]
-        shadow = None
-        if staging is not None and staging.mode == "shadow":
-            threshold, version = staging.model.model.threshold, staging.model.version
-            shadow = [ShadowScore(version, float(p), bool(p >= threshold)) for p in staged]
-        return Scored(predictions, inputs, shadow)
+        return Scored(predictions, inputs)
+
+    def shadow(self, scored: Scored) -> list[ShadowScore] | None:
+        """What the staging model says about rows the champion answered, in shadow mode only."""
+        staging = self.staging
+        if staging is None or staging.mode != "shadow":
+            return None
+        staged = staging.model.model.booster.inplace_predict(self._matrix(scored.inputs))
+        threshold, version = staging.model.model.threshold, staging.model.version
+        return [ShadowScore(version, float(p), bool(p >= threshold)) for p in staged]
+
+    def _matrix(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
+        return np.column_stack([inputs[name] for name in self.columns]).astype(np.float32)
 
     def _reasons(self, matrix: np.ndarray, answering: list[ServedModel]) -> list[list[Reason]]:
         """The top contributions of each row, from the model that answered it."""

@@ -97,7 +97,11 @@ class FraudDetector:
     """Fraud probability of card transactions, with the model and data that produced it."""
 
     def __init__(self) -> None:
-        """Start loading; until it finishes, predictions get 503 and /readyz says why."""
+        """Load before taking requests; if that fails, keep trying in the background.
+
+        Uvicorn accepts nothing until this returns, so a worker that replaces a dead one takes
+        no request before it can score; one that cannot load answers 503 and says why.
+        """
         disable_nagle_on_listening_sockets()
         if KEY is None:
             logger.warning(
@@ -105,26 +109,33 @@ class FraudDetector:
                 "%sSERVING__API_KEY to require X-API-Key",
                 ENV_PREFIX,
             )
-        threading.Thread(target=self._load, name="load-model", daemon=True).start()
+        try:
+            self._serve(self._scorer())
+        except Exception as error:
+            logger.warning("not ready: %s; retrying every %s s", error, RETRY_SECONDS)
+            threading.Thread(target=self._load, name="load-model", daemon=True).start()
 
     def _load(self) -> None:
         """Keep trying until the model and the store load: the pod stays unready and says why."""
         while True:
+            time.sleep(RETRY_SECONDS)
             try:
                 scorer = self._scorer()
             except Exception as error:
                 logger.warning("not ready: %s; retrying in %s s", error, RETRY_SECONDS)
-                time.sleep(RETRY_SECONDS)
             else:
-                STATE.probe = StoreProbe(
-                    scorer.features.materialized_at, on_change=lambda ok: STORE_READY.set(int(ok))
-                ).start()
-                STATE.scorer = scorer
-                # What is loaded now lives as long as the worker: out of the collector's sight,
-                # full collections stay short (they stalled 1% of requests by 60-100 ms).
-                gc.collect()
-                gc.freeze()
+                self._serve(scorer)
                 return
+
+    def _serve(self, scorer: Scorer) -> None:
+        STATE.probe = StoreProbe(
+            scorer.features.materialized_at, on_change=lambda ok: STORE_READY.set(int(ok))
+        ).start()
+        STATE.scorer = scorer
+        # What is loaded now lives as long as the worker: out of the collector's sight,
+        # full collections stay short (they stalled 1% of requests by 60-100 ms).
+        gc.collect()
+        gc.freeze()
 
     def _scorer(self) -> Scorer:
         champion = _stored_model(f"{SERVING.model_name}:latest")
