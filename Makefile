@@ -9,15 +9,18 @@ BIN := $(VENV)/bin
 # The one pinned dependency set: the generated project's lock file, shared by the template's tests.
 LOCK := {{cookiecutter.project_slug}}/requirements.lock
 DEMO_DIR := build/demo
+# The demo needs cookiecutter only: a small virtualenv, versions from the same lock file. The baked
+# project then installs the stack once, into its own .venv.
+TOOLS := build/tools
 export UV_COMPILE_BYTECODE := 1
 export NO_MKDOCS_2_WARNING := 1
 
 ##@ Main
 
 .PHONY: demo
-demo: $(VENV)/.installed ## Bake the default project into build/demo and run its whole job
+demo: $(TOOLS)/.installed ## Bake the default project into build/demo and run its whole job
 	rm -rf $(DEMO_DIR)
-	$(BIN)/cookiecutter --no-input --output-dir $(DEMO_DIR) .
+	$(TOOLS)/bin/cookiecutter --no-input --output-dir $(DEMO_DIR) .
 	$(MAKE) -C $(DEMO_DIR)/fraud-detection demo
 
 .PHONY: test
@@ -29,10 +32,16 @@ test: lint ## Run the template's whole test suite (bakes, hooks, baked project's
 .PHONY: setup
 setup: $(VENV)/.installed ## Create .venv with the pinned stack (from the template's lock file)
 
+$(TOOLS)/.installed: $(LOCK)
+	test -x $(TOOLS)/bin/python || $(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check "$$(grep -E '^uv==' '$(LOCK)')"
+	$(TOOLS)/bin/uv pip install --quiet --python $(TOOLS)/bin/python --constraint '$(LOCK)' cookiecutter
+	touch $@
+
 $(VENV)/.installed: $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$$(grep -E '^uv==' '$(LOCK)')"
-	$(BIN)/uv pip install --python $(BIN)/python -r '$(LOCK)'
+	$(BIN)/uv pip sync --python $(BIN)/python '$(LOCK)'
 	touch $@
 
 .PHONY: lint
@@ -49,10 +58,11 @@ docs: $(VENV)/.installed ## Build the documentation site into build/site (strict
 	$(BIN)/mkdocs build --strict --site-dir build/site
 
 .PHONY: lock
-lock: $(VENV)/.installed ## Re-resolve the lock file through a baked project's own `make lock`
+lock: $(VENV)/.installed ## Re-resolve both lock files (CPU, GPU) through a baked project's own `make lock`
 	rm -rf build/lock && $(BIN)/cookiecutter --no-input --output-dir build/lock .
 	$(MAKE) -C build/lock/fraud-detection lock VENV=$(CURDIR)/$(VENV)
-	cp build/lock/fraud-detection/requirements.lock '$(LOCK)'
+	cp build/lock/fraud-detection/requirements.lock build/lock/fraud-detection/requirements-gpu.lock \
+		'{{cookiecutter.project_slug}}/'
 
 .PHONY: clean
 clean: ## Remove build output and caches (keeps .venv)

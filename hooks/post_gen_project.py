@@ -15,8 +15,15 @@ PROJECT = Path.cwd()
 # Files that belong to one value of an option; the files of the other values are removed.
 OPTION_FILES = {
     "ci": {"github": [".github"], "gitlab": [".gitlab-ci.yml"], "none": []},
+    "online_store": {
+        "sqlite": [],
+        "redis": [
+            "src/{{ cookiecutter.package_name }}/features/local_redis.py",
+            "tests/integration/test_local_redis.py",
+        ],
+    },
 }
-SELECTED = {"ci": "{{ cookiecutter.ci }}"}
+SELECTED = {"ci": "{{ cookiecutter.ci }}", "online_store": "{{ cookiecutter.online_store }}"}
 
 
 def remove_unselected_files() -> None:
@@ -93,6 +100,8 @@ def print_next_steps() -> None:
         "  make setup   # .venv with the pinned stack\n"
         "  make test    # the project's own tests\n"
         "  make help    # every command, grouped\n"
+        "\nTemplate updates: `cruft update`, with .cruft.json committed (from `cruft create` or"
+        " `cruft link`); see README.md.\n"
     )
 
 

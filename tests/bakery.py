@@ -151,9 +151,11 @@ def expected_files(answers: dict[str, str]) -> set[str]:
         "params.yaml",
         "pyproject.toml",
         "requirements.lock",
+        "requirements-gpu.lock",
         f"src/{package}/__init__.py",
         f"src/{package}/cli/__init__.py",
         f"src/{package}/cli/cluster.py",
+        f"src/{package}/cli/context.py",
         f"src/{package}/cli/data.py",
         f"src/{package}/cli/govern.py",
         f"src/{package}/cli/project.py",
@@ -253,4 +255,11 @@ def expected_files(answers: dict[str, str]) -> set[str]:
         "tests/unit/test_settings.py",
     }
     ci_files = {"github": {".github/workflows/ci.yml"}, "gitlab": {".gitlab-ci.yml"}, "none": set()}
-    return files | ci_files[answers["ci"]]
+    store_files = {
+        "sqlite": set(),
+        "redis": {
+            f"src/{package}/features/local_redis.py",
+            "tests/integration/test_local_redis.py",
+        },
+    }
+    return files | ci_files[answers["ci"]] | store_files[answers["online_store"]]

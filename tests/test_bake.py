@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import tomllib
@@ -66,8 +67,9 @@ def test_no_template_tag_survives(baked: tuple) -> None:
     for relative in baked_files(project):
         text = (project / relative).read_text(errors="ignore")
         for tag in ("{{", "{%", "{#", "cookiecutter."):
-            # GitHub Actions expressions are `${{ ... }}`: legitimate output, not a leftover tag.
-            leftovers = text.replace("${{", "") if tag == "{{" else text
+            # GitHub Actions expressions (`${{ ... }}`) and Prometheus alert templates
+            # (`{{ $value }}`) are legitimate output, not leftover tags.
+            leftovers = re.sub(r"\$\{\{|\{\{ \$", "", text) if tag == "{{" else text
             assert tag not in leftovers, f"{relative} still contains {tag!r}"
 
 

@@ -41,6 +41,7 @@ PROJECT_FILES = (
     ".bentoignore",
     "params.yaml",
     "requirements.lock",
+    "requirements-gpu.lock",
     "dvc.yaml",
     "bentofile.yaml",
     "bentofile-gpu.yaml",

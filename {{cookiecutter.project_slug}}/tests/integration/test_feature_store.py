@@ -102,6 +102,35 @@ def test_training_set_in_customer_chunks_equals_one_join(
     pd.testing.assert_frame_equal(chunked, whole)
 
 
+def test_transactions_of_one_customer_in_the_same_second_each_keep_their_label(
+    project: Settings, transactions: pd.DataFrame
+) -> None:
+    labels = transactions.sample(200, random_state=3).reset_index(drop=True)
+    twins = labels.head(40).assign(transaction_id=labels["transaction_id"].head(40) + 10**9)
+    # Another customer at the very same second as each twin pair, too.
+    others = labels.iloc[40:80].assign(event_timestamp=labels["event_timestamp"].head(40).tolist())
+    with_collisions = pd.concat([labels, twins, others], ignore_index=True)
+    with_collisions = with_collisions.drop_duplicates("transaction_id", keep="last")
+    training = CustomerFeatures.of(project).training_set(with_collisions)
+    assert list(training["transaction_id"]) == list(with_collisions["transaction_id"])
+    assert list(training["is_fraud"]) == list(with_collisions["is_fraud"])
+    by_id = training.set_index("transaction_id")
+    names = feature_names(project)
+    for original, twin in zip(
+        labels["transaction_id"].head(40), twins["transaction_id"], strict=True
+    ):
+        pd.testing.assert_series_equal(
+            by_id.loc[original, names], by_id.loc[twin, names], check_names=False
+        )
+    history = transactions.set_index("transaction_id")
+    for row in training.head(40).itertuples():
+        earlier = transactions[
+            (transactions["customer_id"] == row.customer_id)
+            & (transactions["event_timestamp"] < history.loc[row.transaction_id, "event_timestamp"])
+        ]
+        assert row.txn_count_total == len(earlier)
+
+
 def test_training_set_refuses_rows_the_join_would_drop(
     project: Settings, transactions: pd.DataFrame
 ) -> None:

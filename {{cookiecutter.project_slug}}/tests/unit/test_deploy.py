@@ -1,4 +1,4 @@
-"""The pipeline image recipe: pinned bases, a non-root user and the one lock file.
+"""The pipeline image recipe: pinned bases, a non-root user and its lock file (CPU or CUDA).
 
 No Docker engine runs the tests, so the Dockerfile is checked as text against what the cluster
 and the rest of the project rely on.
@@ -6,6 +6,7 @@ and the rest of the project rely on.
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -52,8 +53,23 @@ def test_packages_come_from_the_lock_file_only() -> None:
     assert f"ghcr.io/astral-sh/uv:{uv_pin[1]} AS uv" in instructions("FROM")
     installs = [line for line in instructions("RUN") if "pip install" in line]
     assert len(installs) == 1
-    assert "-r /tmp/requirements.lock" in installs[0]
     assert not re.search(r"pip install [^-]*==", DOCKERFILE)
+    lock_argument = re.search(r'-r (".*\.lock")', installs[0])
+    assert lock_argument is not None
+    chosen = {
+        variant: subprocess.run(
+            ["bash", "-c", f"echo {lock_argument[1]}"],
+            env={"VARIANT": variant, "PATH": os.environ["PATH"]},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        for variant in ("cpu", "cuda")
+    }
+    assert chosen == {
+        "cpu": "/tmp/locks/requirements.lock",
+        "cuda": "/tmp/locks/requirements-gpu.lock",
+    }
 
 
 def test_the_code_zenml_unpacks_in_a_pod_is_importable(tmp_path: Path) -> None:

@@ -8,15 +8,17 @@ from {{ cookiecutter.package_name }}.governance.environment import environment_r
 def test_lock_pins_apply_per_interpreter(project_copy: Path) -> None:
     pins = pinned_versions(project_copy / "requirements.lock")
     assert pins["zenml"].startswith("0.98.")
-    assert pins["xgboost"].startswith("3.2.")
+    assert pins["xgboost-cpu"].startswith("3.2.")
     assert all(not version.startswith("==") for version in pins.values())
 
 
 def test_a_drifted_pin_is_reported(project_copy: Path) -> None:
     lock = project_copy / "requirements.lock"
-    lock.write_text(lock.read_text().replace("\nxgboost==", "\nxgboost==0.0.1\n# was xgboost=="))
+    lock.write_text(lock.read_text().replace("\nzenml==", "\nzenml==0.0.1\n# was zenml=="))
     report = environment_report(project_copy)
-    assert any(line.startswith("xgboost: pinned 0.0.1") for line in report.mismatches)
+    assert report.lock_file == "requirements.lock"
+    assert any(line.startswith("zenml: pinned 0.0.1") for line in report.mismatches)
+    assert report.stack["xgboost"].startswith("3.2.")
 
 
 def test_lock_hash_changes_with_the_lock(project_copy: Path) -> None:
@@ -24,3 +26,19 @@ def test_lock_hash_changes_with_the_lock(project_copy: Path) -> None:
     lock = project_copy / "requirements.lock"
     lock.write_text(lock.read_text() + "\n")
     assert environment_report(project_copy).lock_sha256 != before
+
+
+def test_the_cpu_and_gpu_locks_differ_only_in_the_xgboost_wheel(project_copy: Path) -> None:
+    cpu = pinned_lines(project_copy / "requirements.lock")
+    gpu = pinned_lines(project_copy / "requirements-gpu.lock")
+    only_cpu = {line.split("==")[0] for line in cpu - gpu}
+    only_gpu = {line.split("==")[0] for line in gpu - cpu}
+    assert only_cpu == {"xgboost-cpu"}
+    # The CUDA wheel brings NCCL (multi-GPU communication) with it on Linux.
+    assert only_gpu == {"xgboost", "nvidia-nccl-cu12"}
+    version = next(line for line in cpu if line.startswith("xgboost-cpu==")).split("==")[1]
+    assert f"xgboost=={version}" in gpu
+
+
+def pinned_lines(lock: Path) -> set[str]:
+    return {line for line in lock.read_text().splitlines() if line and line[0] not in "# -"}

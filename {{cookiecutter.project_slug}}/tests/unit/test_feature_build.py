@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.data.generate import generate
-from {{ cookiecutter.package_name }}.features.build import build_feature_table, window_features
+from {{ cookiecutter.package_name }}.features.build import STATE_DELAY, build_feature_table, window_features
 from {{ cookiecutter.package_name }}.features.request_time import model_columns, request_time_features
 from {{ cookiecutter.package_name }}.settings import DataSettings, FeatureSettings
 
@@ -119,3 +119,25 @@ def test_request_time_features_reset_windows_that_have_fully_elapsed() -> None:
     assert features.loc[3, "is_foreign"] == 1.0
     assert features.loc[5, "amount_to_avg"] == pytest.approx(20.0 / 60.0)
     assert list(features[model_columns(SETTINGS)].columns) == model_columns(SETTINGS)
+
+
+def test_transactions_at_the_same_moment_leave_one_state_holding_all_of_them() -> None:
+    same_second = transactions(
+        [
+            (1, "0min", 100.0, "FR"),
+            (1, "1h", 10.0, "FR"),
+            (1, "1h", 20.0, "ES"),
+            (2, "1h", 7.0, "DE"),
+            (1, "3h", 5.0, "FR"),
+        ]
+    )
+    table = build_feature_table(same_second, CUSTOMERS, SETTINGS)
+    at_one_hour = table[table["event_timestamp"] == T0 + pd.Timedelta("1h") + STATE_DELAY]
+    assert sorted(at_one_hour["customer_id"]) == [1, 2]
+    seen = as_of(table, same_second)
+    # The two at +1 h see only the first transaction, not each other.
+    assert list(seen.loc[[2, 3], "txn_count_total"]) == [1, 1]
+    # The one after them sees both, whatever order Feast finds equal-time rows in.
+    assert seen.loc[5, "txn_count_total"] == 3
+    assert seen.loc[5, "amount_sum_24h"] == 130.0
+    assert seen.loc[5, "foreign_share"] == pytest.approx(1 / 3)

@@ -10,7 +10,6 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 
 from {{ cookiecutter.package_name }}.cli import cluster, data, govern, project, serve, train
 
@@ -34,6 +33,8 @@ class App(typer.Typer):
 
 def describe(error: Exception) -> str:
     """One line for any error; a validation error names each field that failed."""
+    from pydantic import ValidationError
+
     if isinstance(error, ValidationError):
         return "invalid settings: " + "; ".join(
             f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}"

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from {{ cookiecutter.package_name }}.settings import load_settings
+from {{ cookiecutter.package_name }}.cli.context import load_settings
 
 kfp_app = typer.Typer(help="Kubeflow Pipelines: compile the pipelines to KFP v2 YAML, or submit.")
 

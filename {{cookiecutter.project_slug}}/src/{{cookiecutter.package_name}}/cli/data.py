@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from {{ cookiecutter.package_name }}.settings import load_settings
+from {{ cookiecutter.package_name }}.cli.context import load_settings
 
 data_app = typer.Typer(help="Synthetic data (DVC stage `generate`) and the DVC remote.")
 features_app = typer.Typer(help="The feature table (DVC stage `features`) and the Feast store.")
@@ -72,6 +72,30 @@ def features_online(
     result = CustomerFeatures.of(load_settings()).online_features(customer_ids)
     typer.echo(result.values.set_index("customer_id").T.to_string())
     typer.echo(f"not found: {result.missing or 'none'}")
+
+
+{%- if cookiecutter.online_store == "redis" %}
+
+
+@features_app.command("redis")
+def features_redis(
+    action: Annotated[str, typer.Argument(help="start or stop")],
+) -> None:
+    """Use the configured Redis, or start (and later stop) a redis-server on loopback.
+
+    `make demo` runs `start` first and `stop` last.
+
+    Example: {{ cookiecutter.project_slug }} features redis start
+    """
+    from {{ cookiecutter.package_name }}.features import local_redis
+
+    if action not in ("start", "stop"):
+        raise typer.BadParameter("use start or stop", param_hint="ACTION")
+    settings = load_settings()
+    said = local_redis.start(settings) if action == "start" else local_redis.stop(settings)
+    if said:
+        typer.echo(said)
+{%- endif %}
 
 
 def register(app: typer.Typer) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from {{ cookiecutter.package_name }}.settings import load_settings
+from {{ cookiecutter.package_name }}.cli.context import load_settings
 
 
 def promote(

@@ -9,8 +9,8 @@ import typer
 import yaml
 
 from {{ cookiecutter.package_name }} import __version__
+from {{ cookiecutter.package_name }}.cli.context import load_settings
 from {{ cookiecutter.package_name }}.governance.environment import environment_report
-from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
 
 def settings(
@@ -23,6 +23,8 @@ def settings(
     Example: {{ cookiecutter.project_slug }} settings --schema > params.schema.json
     """
     if schema:
+        from {{ cookiecutter.package_name }}.settings import Settings
+
         typer.echo(json.dumps(Settings.model_json_schema(), indent=2))
         return
     resolved = load_settings()

@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from {{ cookiecutter.package_name }}.data.files import RAW_TRANSACTIONS
-from {{ cookiecutter.package_name }}.settings import load_settings
+from {{ cookiecutter.package_name }}.cli.context import load_settings
 
 if TYPE_CHECKING:
     from {{ cookiecutter.package_name }}.orchestration.local_runs import TrainingOutcome
@@ -56,27 +55,31 @@ def report_gate(outcome: TrainingOutcome) -> None:
 
 
 def infer(
-    path: Annotated[str, typer.Option(help="Parquet file of transactions to score.")] = (
-        RAW_TRANSACTIONS
-    ),
+    path: Annotated[
+        str | None,
+        typer.Option(help="Parquet file of transactions to score [default: the raw transactions]."),
+    ] = None,
     newest: Annotated[int, typer.Option(help="Score only the newest N rows (0: all).")] = 1000,
 ) -> None:
     """Score a batch of transactions with the champion (the batch-inference pipeline).
 
     Example: {{ cookiecutter.project_slug }} infer --newest 500
     """
+    from {{ cookiecutter.package_name }}.data.files import RAW_TRANSACTIONS
     from {{ cookiecutter.package_name }}.orchestration.local_runs import run_batch_inference
 
-    typer.echo(f"predictions written to {run_batch_inference(load_settings(), path, newest)}")
+    written = run_batch_inference(load_settings(), path or RAW_TRANSACTIONS, newest)
+    typer.echo(f"predictions written to {written}")
 
 
 def monitor(
     source: Annotated[
         str, typer.Option(help="log: the serving prediction log; batch: score a batch file.")
     ] = "batch",
-    path: Annotated[str, typer.Option(help="Parquet file of transactions (--source batch).")] = (
-        RAW_TRANSACTIONS
-    ),
+    path: Annotated[
+        str | None,
+        typer.Option(help="Parquet file of transactions (--source batch) [default: the raw ones]."),
+    ] = None,
     newest: Annotated[int, typer.Option(help="Use only the newest N rows (0: all).")] = 2000,
 ) -> None:
     """Check the champion for drift; on drift, retrain, or exit 3 with a retraining request.
@@ -86,10 +89,11 @@ def monitor(
 
     Example: {{ cookiecutter.project_slug }} monitor --source log
     """
+    from {{ cookiecutter.package_name }}.data.files import RAW_TRANSACTIONS
     from {{ cookiecutter.package_name }}.orchestration.local_runs import run_monitoring
 
     settings = load_settings()
-    outcome = run_monitoring(settings, source, path, newest)
+    outcome = run_monitoring(settings, source, path or RAW_TRANSACTIONS, newest)
     summary = outcome.summary
     typer.echo(
         f"model version {summary['model_version']}: drift share {summary['drift_share']:.2f}, "

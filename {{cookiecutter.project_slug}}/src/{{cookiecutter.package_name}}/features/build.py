@@ -2,9 +2,9 @@
 
 Each row is a customer's state *after* one of their transactions, stamped one millisecond after
 it, plus one empty state at signup. A point-in-time join for a transaction at time T therefore
-sees the state after the customer's previous transaction and never the transaction itself or a
-later one; the online store, materialised up to now, holds the state after the latest one. The
-same rows feed training and serving, so the two cannot disagree.
+sees the state after the customer's previous transaction and never the transaction itself, one
+at the same moment, or a later one; the online store, materialised up to now, holds the state
+after the latest one. The same rows feed training and serving, so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -90,6 +90,9 @@ def build_feature_table(
         rows = np.arange(len(key))
         states[f"txn_count_{hours}h"] = (rows + 1 - first_in_window).astype(float)
         states[f"amount_sum_{hours}h"] = amount_cumsum[rows + 1] - amount_cumsum[first_in_window]
+    # Transactions of one customer at the same moment leave one state: after all of them (Feast
+    # would otherwise pick one of the equal-time rows at random).
+    states = states.drop_duplicates(["customer_id", "event_timestamp"], keep="last")
 
     signups = pd.DataFrame(
         {

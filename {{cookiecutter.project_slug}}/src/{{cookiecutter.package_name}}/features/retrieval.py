@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 PRESENT = 1  # FieldStatus.PRESENT in Feast's serving protos
 CHUNK_ROWS = 100_000
+# What Feast joins on: one entity row per customer and moment.
+MOMENT = ("customer_id", "event_timestamp")
 
 
 class DroppedRowsError(RuntimeError):
@@ -78,27 +80,32 @@ class CustomerFeatures:
     def historical_features(self, transactions: pd.DataFrame) -> pd.DataFrame:
         """Any transactions (labelled or not) with the features as of each one's time.
 
-        Feast's file offline store joins every entity row with all of its customer's feature
-        rows before picking the latest; asking for a few thousand customers at a time keeps that
-        product, and the memory it needs, small (1M transactions fit in a few GiB).
+        Feast keeps one entity row per customer and time, so transactions of one customer at
+        the same moment are joined once and each gets that state (from before the moment: none
+        of them sees another). Feast's file offline store joins every entity row with all of
+        its customer's feature rows before picking the latest; asking for a few thousand
+        customers at a time keeps that product, and the memory it needs, small.
         """
+        moments = transactions[list(MOMENT)].drop_duplicates()
         joined = pd.concat(
             [
                 self.store.get_historical_features(entity_df=chunk, features=self.service).to_df()
-                for chunk in _by_customer_chunks(transactions, CHUNK_ROWS)
+                for chunk in _by_customer_chunks(moments, CHUNK_ROWS)
             ],
             ignore_index=True,
         )
-        asked = transactions["transaction_id"]
-        dropped = set(asked) - set(joined["transaction_id"])
-        if dropped or len(joined) != len(transactions):
+        joined["event_timestamp"] = joined["event_timestamp"].astype(
+            transactions["event_timestamp"].dtype
+        )
+        found = transactions[list(MOMENT)].merge(joined[list(MOMENT)], how="left", indicator=True)
+        dropped = transactions["transaction_id"][(found["_merge"] == "left_only").to_numpy()]
+        if len(dropped) or len(joined) != len(moments):
             raise DroppedRowsError(
-                f"the point-in-time join dropped {len(transactions) - len(joined)} of "
-                f"{len(transactions)} label rows (no feature row within the TTL before them), "
-                f"e.g. transaction_id {sorted(dropped)[:5]}: check the feature table covers "
-                "their period and the TTL"
+                f"the point-in-time join dropped {len(dropped)} of {len(transactions)} label "
+                f"rows (no feature row within the TTL before them), e.g. transaction_id "
+                f"{sorted(dropped)[:5]}: check the feature table covers their period and the TTL"
             )
-        ordered = joined.set_index("transaction_id").loc[asked].reset_index()
+        ordered = transactions.merge(joined, on=list(MOMENT), how="left", validate="m:1")
         unknown = int(ordered["txn_count_total"].isna().sum())
         if unknown:
             logger.warning("%d of %d rows have no customer features", unknown, len(transactions))

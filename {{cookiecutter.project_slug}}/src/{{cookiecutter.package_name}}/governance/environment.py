@@ -1,7 +1,9 @@
 """The environment half of release evidence: interpreter, platform and the pinned stack.
 
 A model is only reproducible from the lock file it was trained with, so the evidence records the
-lock file's hash and every pin the running interpreter does not match.
+lock file's hash and every pin the running interpreter does not match. CPU environments install
+requirements.lock (the `xgboost-cpu` wheel), CUDA ones requirements-gpu.lock (`xgboost`): the
+installed wheel says which lock applies.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 LOCK_FILE = "requirements.lock"
+GPU_LOCK_FILE = "requirements-gpu.lock"
 STACK = ("zenml", "kfp", "feast", "dvc", "mlflow", "bentoml", "evidently", "xgboost")
+# The same `xgboost` module comes from either wheel: the CPU-only one or the CUDA one.
+XGBOOST_WHEELS = ("xgboost-cpu", "xgboost")
 
 
 @dataclass(frozen=True)
@@ -26,6 +31,7 @@ class EnvironmentReport:
 
     python: str
     platform: str
+    lock_file: str
     lock_sha256: str
     stack: dict[str, str]
     mismatches: list[str] = field(default_factory=list)
@@ -52,9 +58,20 @@ def installed_version(name: str) -> str | None:
         return None
 
 
+def lock_file_of_this_environment(project_root: Path) -> Path:
+    """requirements-gpu.lock where the CUDA `xgboost` wheel is installed, else requirements.lock."""
+    cuda = installed_version("xgboost") is not None and installed_version("xgboost-cpu") is None
+    return project_root / (GPU_LOCK_FILE if cuda else LOCK_FILE)
+
+
+def _stack_version(name: str) -> str:
+    wheels = XGBOOST_WHEELS if name == "xgboost" else (name,)
+    return next(filter(None, map(installed_version, wheels)), "missing")
+
+
 def environment_report(project_root: Path) -> EnvironmentReport:
     """Fingerprint the environment and list every installed version that differs from its pin."""
-    lock_file = project_root / LOCK_FILE
+    lock_file = lock_file_of_this_environment(project_root)
     pins = pinned_versions(lock_file)
     mismatches = [
         f"{name}: pinned {pinned}, installed {installed or 'nothing'}"
@@ -64,7 +81,8 @@ def environment_report(project_root: Path) -> EnvironmentReport:
     return EnvironmentReport(
         python=sys.version.split()[0],
         platform=platform.platform(),
+        lock_file=lock_file.name,
         lock_sha256=hashlib.sha256(lock_file.read_bytes()).hexdigest(),
-        stack={name: installed_version(name) or "missing" for name in STACK},
+        stack={name: _stack_version(name) for name in STACK},
         mismatches=mismatches,
     )

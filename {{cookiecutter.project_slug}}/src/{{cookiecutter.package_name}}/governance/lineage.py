@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 
 from {{ cookiecutter.package_name }}.data.files import RAW_TRANSACTIONS
-from {{ cookiecutter.package_name }}.governance.environment import LOCK_FILE
+from {{ cookiecutter.package_name }}.governance.environment import lock_file_of_this_environment
 from {{ cookiecutter.package_name }}.model import tags
 from {{ cookiecutter.package_name }}.settings import Workspace
 
@@ -59,7 +59,7 @@ def file_md5(path: Path) -> str:
 def lineage_tags(settings: Workspace) -> dict[str, str]:
     """Everything a model version carries about its origins, as MLflow tags."""
     root = settings.project_root
-    lock_hash = hashlib.sha256((root / LOCK_FILE).read_bytes()).hexdigest()
+    lock_hash = hashlib.sha256(lock_file_of_this_environment(root).read_bytes()).hexdigest()
     return {
         **git_state(root),
         **dvc_data_hashes(root),

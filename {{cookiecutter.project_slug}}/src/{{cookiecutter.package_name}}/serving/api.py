@@ -14,10 +14,11 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -53,7 +54,6 @@ DRAIN_LIMIT = 16 * 1024 * 1024
 LOADING = "the model is still loading: retry when /readyz answers 200"
 PREDICTIONS = TypeAdapter(list[Prediction])
 TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
-Body = TypeVar("Body", bound=BaseModel)
 
 
 class Refusal(Exception):
@@ -121,10 +121,11 @@ def _field_names(error: ValidationError) -> list[str]:
     return names
 
 
-def _parse(model: type[Body], body: bytes) -> Body:
-    """The body as `model`, or a 400 naming the fields at fault."""
+@contextmanager
+def _invalid_body_refused() -> Iterator[None]:
+    """Turn a validation error of the body into a 400 naming the fields at fault."""
     try:
-        return model.model_validate_json(body)
+        yield
     except ValidationError as error:
         raise Refusal(400, _describe(error), _field_names(error)) from None
 
@@ -165,7 +166,8 @@ class PredictionApi:
         """Score one transaction."""
         body = await self._checked_body(scope, receive)
         explain = self._explain(scope)
-        transaction = _parse(Transaction, body)
+        with _invalid_body_refused():
+            transaction = Transaction.model_validate_json(body)
         self._check_times([transaction], "event_timestamp")
         scored = await self._scored([transaction], explain)
         return 200, _json_of(scored.predictions[0])
@@ -174,7 +176,8 @@ class PredictionApi:
         """Score up to serving.max_batch_size transactions with one lookup and one model call."""
         body = await self._checked_body(scope, receive)
         explain = self._explain(scope)
-        batch = _parse(TransactionBatch, body)
+        with _invalid_body_refused():
+            batch = TransactionBatch.model_validate_json(body)
         if len(batch.transactions) > self.settings.max_batch_size:
             raise Refusal(
                 400,
