@@ -152,6 +152,7 @@ def expected_files(answers: dict[str, str]) -> set[str]:
         "pyproject.toml",
         "requirements.lock",
         "requirements-gpu.lock",
+        "scripts/stage.sh",
         f"src/{package}/__init__.py",
         f"src/{package}/cli/__init__.py",
         f"src/{package}/cli/cluster.py",
@@ -251,6 +252,7 @@ def expected_files(answers: dict[str, str]) -> set[str]:
         "tests/unit/test_model.py",
         "tests/unit/test_quality.py",
         "tests/unit/test_prediction_log.py",
+        "tests/unit/test_readiness.py",
         "tests/unit/test_serving_api.py",
         "tests/unit/test_settings.py",
     }

@@ -87,6 +87,18 @@ def learner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 def test_demo_runs_the_whole_job_and_ends_in_a_served_prediction(learner: Path) -> None:
     demo = (learner / "demo.log").read_text()
+    stages = re.findall(r"^  (\w+) +(\d+\.\d) s  (.+)$", demo, re.MULTILINE)
+    names = [name for name, _, _ in stages]
+    assert names == [
+        "setup", "data", "features", "train", "approve", "infer", "models", "lookup",
+        "monitor", "evidence", "bento", "serve",
+    ]  # fmt: skip
+    by_name = {name: line for name, _, line in stages}
+    assert by_name["train"].startswith("registered version 1 (roc_auc 0.")
+    assert "drift share" in by_name["monitor"]
+    assert "fraud_probability: 0." in by_name["serve"]
+    assert "Warning" not in demo, "third-party warnings belong in logs/demo/, not the terminal"
+    assert "zenml" in (learner / "logs" / "demo" / "train.log").read_text().lower()
     assert "gate passed: version 1 is staged for approval" in demo
     assert "version 1 is the champion (was none), approved by" in demo
     assert "not found: [999999]" in demo

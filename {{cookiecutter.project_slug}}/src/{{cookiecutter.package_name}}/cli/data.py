@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,7 +22,10 @@ def data_generate() -> None:
     from {{ cookiecutter.package_name }}.data.generate import write_dataset
 
     files = write_dataset(load_settings())
-    typer.echo(f"wrote {files.customers} and {files.transactions}")
+    typer.echo(
+        f"wrote {_rows(files.customers):,} customers and {_rows(files.transactions):,} "
+        f"transactions to {files.transactions.parent}"
+    )
 
 
 @data_app.command("remote")
@@ -44,7 +48,7 @@ def features_build() -> None:
     from {{ cookiecutter.package_name }}.features.build import write_feature_table
 
     files = write_feature_table(load_settings())
-    typer.echo(f"wrote {files.features}")
+    typer.echo(f"wrote {_rows(files.features):,} feature rows to {files.features}")
 
 
 @features_app.command("apply")
@@ -96,6 +100,13 @@ def features_redis(
     if said:
         typer.echo(said)
 {%- endif %}
+
+
+def _rows(parquet_file: Path) -> int:
+    """Rows of a Parquet file, from its footer (nothing else is read)."""
+    import pyarrow.parquet as pq
+
+    return int(pq.ParquetFile(parquet_file).metadata.num_rows)
 
 
 def register(app: typer.Typer) -> None:
