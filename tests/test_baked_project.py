@@ -14,7 +14,11 @@ import yaml
 from tests.bakery import bake, make
 
 # The baked project's modules whose tests are marked `online_store`.
-STORE_MODULES = {"tests/integration/test_feature_store.py", "tests/integration/test_serving.py"}
+STORE_MODULES = {
+    "tests/integration/test_feature_store.py",
+    "tests/integration/test_local_redis.py",
+    "tests/integration/test_serving.py",
+}
 
 
 @pytest.fixture(scope="module")
