@@ -20,29 +20,24 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
 from pathlib import Path
 
 import psutil
 import pytest
 
-from {{ cookiecutter.package_name }}.features.store import REDIS_VARIABLE
 from tests.helpers import (
     CLI,
     ENV_PREFIX,
-    copy_with_own_online_store,
     example_request,
-    free_port,
     fuzz_api,
     ok,
-    online_store_type,
-    redis_server,
     restored_afterwards,
     run,
 )
 from tests.integration.test_serving import (
     call,
     empty_online_store,
+    served_with_own_store,
     server,
     wait_for_readiness,
     wait_until_ready,
@@ -167,29 +162,17 @@ def test_sixty_seconds_at_concurrency_32_lose_nothing_and_probes_stay_fast(
 def test_the_online_store_going_away_mid_load_gives_503s_and_recovers_without_restart(
     project: Path, tmp_path: Path
 ) -> None:
-    with ExitStack() as stack:
-        env: dict[str, str] = {}
-        redis = stack.enter_context(ExitStack())
-        redis_address = None
-        if online_store_type() == "redis":
-            redis_port = free_port()
-            redis.enter_context(redis_server(redis_port))
-            redis_address = f"127.0.0.1:{redis_port}"
-            env = {REDIS_VARIABLE: redis_address}
-        copy = copy_with_own_online_store(project, tmp_path / "copy", env)
-        service = stack.enter_context(server(copy, env=env))
-        wait_until_ready(service)
+    with served_with_own_store(project, tmp_path / "copy") as (copy, service, store):
         before = logged(copy)
         with Load(service.port, clients=8) as load:
             load.wait_for(lambda counts: counts[200] >= 200, 60)
-            if redis_address is not None:
-                redis.close()  # the server stops; restarted below, empty
+            if store.address is not None:
+                store.stop()  # restarted below, empty
             else:
                 empty_online_store(copy, None)
             load.wait_for(lambda counts: counts[503] >= 20, 60)
-            if redis_address is not None:
-                redis.enter_context(redis_server(redis_port))
-            ok(run(copy, CLI, "features", "apply", env=env))
+            store.start()
+            ok(run(copy, CLI, "features", "apply", env=store.env))
             wait_for_readiness(service.port, 200)
             served = load.counts()[200]
             load.wait_for(lambda counts: counts[200] >= served + 200, 60)

@@ -430,39 +430,61 @@ def empty_online_store(project: Path, redis_address: str | None) -> None:
             database.execute(f'delete from "{table}"')
 
 
+class OwnStore:
+    """A served copy's online store: in a Redis bake a redis-server of its own, which a test can
+    stop and restart (empty: no persistence); otherwise the copy's SQLite file."""
+
+    def __init__(self, stack: ExitStack) -> None:
+        """Start the redis-server (Redis bakes), stopped when `stack` closes."""
+        self._redis = stack.enter_context(ExitStack())
+        self.port = free_port() if online_store_type() == "redis" else None
+        self.address = f"127.0.0.1:{self.port}" if self.port is not None else None
+        self.env = {REDIS_VARIABLE: self.address} if self.address is not None else {}
+        self.start()
+
+    def start(self) -> None:
+        if self.port is not None:
+            self._redis.enter_context(redis_server(self.port))
+
+    def stop(self) -> None:
+        self._redis.close()
+
+
+@contextmanager
+def served_with_own_store(
+    project: Path, destination: Path
+) -> Iterator[tuple[Path, Running, OwnStore]]:
+    """A copy of the project with an online store of its own, served and ready."""
+    with ExitStack() as stack:
+        store = OwnStore(stack)
+        copy = copy_with_own_online_store(project, destination, store.env)
+        service = stack.enter_context(server(copy, env=store.env))
+        wait_until_ready(service)
+        yield copy, service, store
+
+
 def test_readiness_follows_the_online_store_down_emptied_and_back(
     project: Path, tmp_path: Path
 ) -> None:
     """The store is checked in the background: unready while it is gone or empty, back after."""
-    with ExitStack() as stack:
-        env: dict[str, str] = {}
-        redis_address = None
-        redis = stack.enter_context(ExitStack())
-        if online_store_type() == "redis":
-            redis_port = free_port()
-            redis.enter_context(redis_server(redis_port))
-            redis_address = f"127.0.0.1:{redis_port}"
-            env = {REDIS_VARIABLE: redis_address}
-        copy = copy_with_own_online_store(project, tmp_path / "copy", env)
-        service = stack.enter_context(server(copy, env=env))
-        wait_until_ready(service)
+    with served_with_own_store(project, tmp_path / "copy") as (copy, service, store):
         port = service.port
         assert call(port, "/predict", EXAMPLE)[0] == 200
-        empty_online_store(copy, redis_address)
+        empty_online_store(copy, store.address)
         readiness = wait_for_readiness(port, 503, "no materialized features")
         status, answer = call(port, "/predict", EXAMPLE)
         assert status == 503 and answer == {"error": readiness["reason"], "fields": []}
-        ok(run(copy, CLI, "features", "apply", env=env))
+        ok(run(copy, CLI, "features", "apply", env=store.env))
         wait_for_readiness(port, 200)
         status, answer = call(port, "/predict", EXAMPLE)
         assert status == 200 and answer["features_missing"] is False
-        if redis_address is not None:
-            redis.close()  # the server stops
+        if store.address is not None:
+            store.stop()
             wait_for_readiness(port, 503, "does not answer")
             assert call(port, "/predict", EXAMPLE)[0] == 503
-            redis.enter_context(redis_server(redis_port))  # restarted, empty
+            store.start()  # restarted, empty
             wait_for_readiness(port, 503, "no materialized features")
-            ok(run(copy, CLI, "features", "apply", env=env))
+            ok(run(copy, CLI, "features", "apply", env=store.env))
             wait_for_readiness(port, 200)
             assert call(port, "/predict", EXAMPLE)[0] == 200
 
