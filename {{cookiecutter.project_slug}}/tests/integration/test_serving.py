@@ -28,7 +28,6 @@ from {{ cookiecutter.package_name }}.data.files import RAW_TRANSACTIONS
 from {{ cookiecutter.package_name }}.features.store import REDIS_VARIABLE
 from {{ cookiecutter.package_name }}.model import registry
 from {{ cookiecutter.package_name }}.model.train import resolve_device
-from {{ cookiecutter.package_name }}.serving.prediction_log import read_entries
 from {{ cookiecutter.package_name }}.settings import load_settings
 from tests.helpers import (
     CLI,
@@ -50,6 +49,31 @@ from tests.helpers import (
 pytestmark = pytest.mark.online_store
 EXAMPLE = example_request()
 READY_LINE = "listening on http://127.0.0.1"
+
+
+PREDICTION_LOG = Path("reports") / "prediction_log.jsonl"
+
+
+def logged_lines(project: Path) -> list[str]:
+    """The prediction log's lines now (none before the first request)."""
+    log = project / PREDICTION_LOG
+    return log.read_text().splitlines() if log.exists() else []
+
+
+def wait_for_log_entries(
+    project: Path, before: int, count: int, deadline_s: float = 30
+) -> list[Any]:
+    """The `count` entries logged after the first `before` lines.
+
+    The scoring thread writes the log once the answers are out, so an entry lands just after its
+    response; waiting for the line count is what synchronises, and a surplus fails the test.
+    """
+    deadline = time.monotonic() + deadline_s
+    while len(lines := logged_lines(project)) < before + count:
+        assert time.monotonic() < deadline, f"{len(lines) - before} of {count} entries logged"
+        time.sleep(0.05)  # the pause between polls; the line count above is what synchronises
+    assert len(lines) == before + count, f"{len(lines) - before} entries logged, not {count}"
+    return [json.loads(line) for line in lines[before:]]
 
 
 def call(
@@ -235,13 +259,10 @@ def test_metrics_count_requests_and_scores(port: int) -> None:
 
 
 def test_every_prediction_is_in_the_prediction_log(project: Path, port: int) -> None:
-    log = project / "reports" / "prediction_log.jsonl"
-    before = len(log.read_text().splitlines()) if log.exists() else 0
+    before = len(logged_lines(project))
     status, _ = call(port, "/predict", {**EXAMPLE, "transaction_id": "logged"})
     assert status == 200
-    lines = log.read_text().splitlines()
-    assert len(lines) == before + 1
-    entry = json.loads(lines[-1])
+    (entry,) = wait_for_log_entries(project, before, 1)
     assert entry["transaction_id"] == "logged"
     assert entry["model_version"] == champion(project)["version"]
     assert {"amount", "hour", "txn_count_total", "amount_to_avg"} <= entry["features"].keys()
@@ -251,11 +272,12 @@ def test_every_prediction_is_in_the_prediction_log(project: Path, port: int) -> 
 def test_monitoring_reads_the_champion_s_rows_of_the_prediction_log(
     project: Path, port: int
 ) -> None:
+    before = len(logged_lines(project))
     for i in range(12):
         assert call(port, "/predict", {**EXAMPLE, "transaction_id": f"m-{i}"})[0] == 200
+    wait_for_log_entries(project, before, 12)
     version = champion(project)["version"]
-    log = (project / "reports" / "prediction_log.jsonl").read_text().splitlines()
-    served = sum(json.loads(line)["model_version"] == version for line in log)
+    served = sum(json.loads(line)["model_version"] == version for line in logged_lines(project))
     settings = {
         f"{ENV_PREFIX}MONITORING__MIN_ROWS": "10",
         f"{ENV_PREFIX}MONITORING__AUTO_RETRAIN": "false",
@@ -349,13 +371,14 @@ def test_explain_adds_reason_codes_named_as_the_features_and_logs_them(
     project: Path, port: int
 ) -> None:
     request = {**EXAMPLE, "transaction_id": "explained"}
+    before = len(logged_lines(project))
     status, answer = call(port, "/predict?explain=true", request)
     assert status == 200, answer
+    (logged,) = wait_for_log_entries(project, before, 1)
     reasons = answer["reasons"]
     assert len(reasons) == 3
     sizes = [abs(reason["contribution"]) for reason in reasons]
     assert sizes == sorted(sizes, reverse=True) and sizes[0] > 0
-    logged = json.loads((project / "reports" / "prediction_log.jsonl").read_text().splitlines()[-1])
     assert logged["transaction_id"] == "explained" and logged["reasons"] == reasons
     for reason in reasons:
         assert reason["feature"] in logged["features"]
@@ -499,18 +522,16 @@ def test_shadow_and_canary_serve_the_staging_model_beside_the_champion(project: 
     best = champion(project)["version"]
     settings = load_settings(project)
     registry.set_alias(settings, registry.STAGING, best)
-    log = project / "reports" / "prediction_log.jsonl"
     shadow = {f"{ENV_PREFIX}SERVING__STAGING_MODE": "shadow"}
     assert f"imported staging version {best}" in ok(run(project, CLI, "bento", env=shadow))
-    before = len(log.read_text().splitlines())
+    before = len(logged_lines(project))
     with server(project, env=shadow) as service:
         wait_until_ready(service)
         assert call(service.port, "/readyz")[1]["staging"] == f"shadow v{best}"
         batch = [{**EXAMPLE, "customer_id": c, "transaction_id": f"s-{c}"} for c in range(1, 41)]
         status, answer = call(service.port, "/predict_batch", {"transactions": batch})
         assert status == 200 and {p["served_by"] for p in answer} == {"champion"}
-    entries = [json.loads(line) for line in log.read_text().splitlines()[before:]]
-    assert len(entries) == 40
+        entries = wait_for_log_entries(project, before, 40)
     for entry, prediction in zip(entries, answer, strict=True):
         assert entry["shadow"]["model_version"] == best
         assert entry["shadow"]["fraud_probability"] == pytest.approx(
@@ -536,15 +557,17 @@ def test_shadow_and_canary_serve_the_staging_model_beside_the_champion(project: 
         f"{ENV_PREFIX}SERVING__STAGING_MODE": "canary",
         f"{ENV_PREFIX}SERVING__CANARY_PERCENT": "50",
     }
+    before = len(logged_lines(project))
     with server(project, env=canary) as service:
         wait_until_ready(service)
         batch = [{**EXAMPLE, "customer_id": c, "transaction_id": f"c-{c}"} for c in range(1, 101)]
         first = call(service.port, "/predict_batch", {"transactions": batch})[1]
         again = call(service.port, "/predict_batch", {"transactions": batch})[1]
+        entries = wait_for_log_entries(project, before, 200)
     routes = [p["served_by"] for p in first]
     assert routes == [p["served_by"] for p in again]  # sticky per customer
     assert 25 <= routes.count("staging") <= 75, routes.count("staging")
-    served_by = {entry["transaction_id"]: entry["served_by"] for entry in read_entries(log)}
+    served_by = {entry["transaction_id"]: entry["served_by"] for entry in entries}
     assert [served_by[f"c-{c}"] for c in range(1, 101)] == routes  # the log says who answered
 
 
