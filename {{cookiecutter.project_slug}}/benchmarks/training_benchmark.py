@@ -1,8 +1,10 @@
-"""Benchmark of the training pipeline: ZenML wall time against the same steps as plain functions.
+"""Benchmark of the pipelines: each step's time, and training against plain functions.
 
 Prints figures; asserts nothing. Each size runs in a scratch copy of the project (its own data,
 DVC cache, Feast store, ZenML config and MLflow store), so the project itself is untouched.
-The pipeline also logs plots and registers and gates the model; the plain path stops after
+Every command is a fresh process, as a user runs it: training, approval, batch inference and
+monitoring (on a scored batch), then each step's own time as ZenML recorded it. The training
+pipeline also logs plots and registers and gates the model; the plain path stops after
 evaluation, so the ratio is an upper bound on ZenML's own overhead.
 Usage: `make bench-training` (or add `--rows 20000 1000000`).
 """
@@ -27,9 +29,10 @@ from {{ cookiecutter.package_name }}.features.request_time import model_columns
 from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures
 from {{ cookiecutter.package_name }}.model.evaluate import evaluate
 from {{ cookiecutter.package_name }}.model.train import split_by_time, train
-from {{ cookiecutter.package_name }}.settings import find_project_root, load_settings
+from {{ cookiecutter.package_name }}.settings import ENV_PREFIX, find_project_root, load_settings
 
 PROJECT_FILES = ("params.yaml", "requirements.lock", "dvc.yaml", "feature_repo", "src")
+PIPELINES = ("training", "batch_inference", "monitoring")
 
 
 def scratch_project(root: Path, scratch: Path, rows: int) -> None:
@@ -72,15 +75,37 @@ def plain_functions() -> None:
     evaluate(model, newest, settings.model.target_fpr)
 
 
+def print_step_times() -> None:
+    """Each step's time in the newest run of each pipeline, as ZenML recorded it."""
+    from {{ cookiecutter.package_name }}.orchestration.local_stack import use_project_zenml
+
+    use_project_zenml(load_settings())
+    from zenml.client import Client
+
+    for name in PIPELINES:
+        runs = Client().list_pipeline_runs(
+            pipeline_name=name, sort_by="desc:created", size=1, hydrate=True
+        )
+        for step_name, step in runs.items[0].steps.items():
+            seconds = (step.end_time - step.start_time).total_seconds()
+            print(f"      {name + ' / ' + step_name:<44} {seconds:8.2f} s")
+
+
 def main() -> None:
-    """Run both paths at each size and print the wall times and their ratio."""
+    """Run both paths at each size and print the wall times, their ratio and the step times."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[20_000, 1_000_000])
     parser.add_argument("--plain", action="store_true", help="(internal) run the plain path here")
+    parser.add_argument("--steps", action="store_true", help="(internal) print the step times")
     arguments = parser.parse_args()
     if arguments.plain:
         plain_functions()
         return
+    if arguments.steps:
+        print_step_times()
+        return
+    os.environ[f"{ENV_PREFIX}MONITORING__AUTO_RETRAIN"] = "false"
+    this_script = str(Path(__file__).resolve())
     root = find_project_root()
     cli = str(Path(sys.executable).parent / "{{ cookiecutter.project_slug }}")
     for rows in arguments.rows:
@@ -92,11 +117,15 @@ def main() -> None:
             subprocess.run([sys.executable, "-m", "dvc", "init", "-q", "--no-scm"], check=True)
             timed("dvc repro (generate + features)", [sys.executable, "-m", "dvc", "repro", "-q"])
             timed("feast apply + materialize", [cli, "features", "apply"])
-            plain = timed(
-                "plain functions", [sys.executable, str(Path(__file__).resolve()), "--plain"]
-            )
+            plain = timed("plain functions", [sys.executable, this_script, "--plain"])
             zenml = timed("ZenML pipeline (local stack)", [cli, "train"])
             print(f"    {'ratio pipeline / plain':<34} {zenml / plain:8.2f}")
+            approval = ["--approver", "benchmark", "--reason", "benchmark run"]
+            timed("promote (approval)", [cli, "promote", "--version", "staging", *approval])
+            timed("infer (newest 1000)", [cli, "infer"])
+            timed("monitor (batch, newest 2000)", [cli, "monitor", "--source", "batch"])
+            print("    step times (ZenML's record)")
+            subprocess.run([sys.executable, this_script, "--steps"], check=True)
             os.chdir(root)
 
 

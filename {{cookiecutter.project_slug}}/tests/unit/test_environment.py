@@ -2,7 +2,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from {{ cookiecutter.package_name }}.governance.environment import environment_report, pinned_versions
+from {{ cookiecutter.package_name }}.governance.environment import (
+    environment_report,
+    lock_file_of_this_environment,
+    pinned_versions,
+)
+from {{ cookiecutter.package_name }}.model.requirements import XGBOOST_WHEELS, model_requirements
 
 
 def test_lock_pins_apply_per_interpreter(project_copy: Path) -> None:
@@ -42,3 +47,11 @@ def test_the_cpu_and_gpu_locks_differ_only_in_the_xgboost_wheel(project_copy: Pa
 
 def pinned_lines(lock: Path) -> set[str]:
     return {line for line in lock.read_text().splitlines() if line and line[0] not in "# -"}
+
+
+def test_a_logged_model_requires_one_xgboost_wheel_pinned_as_locked(project_copy: Path) -> None:
+    requirements = dict(line.split("==") for line in model_requirements())
+    assert len(requirements.keys() & set(XGBOOST_WHEELS)) == 1
+    assert {"mlflow", "numpy"} <= requirements.keys()
+    pins = pinned_versions(lock_file_of_this_environment(project_copy))
+    assert {name: pins[name] for name in requirements} == requirements

@@ -6,6 +6,8 @@ that owns the work; it imports that module inside the command, so `--help` start
 
 from __future__ import annotations
 
+import atexit
+import logging
 import sys
 from typing import Annotated, Any
 
@@ -29,6 +31,19 @@ class App(typer.Typer):
             message = f"error: {describe(error)} (rerun with --debug for details)"
             typer.secho(message, err=True, fg="red")
             sys.exit(1)
+        finally:
+            close_log_handlers()
+
+
+def close_log_handlers() -> None:
+    """Flush and close every logging handler now, while the interpreter can still start threads.
+
+    Python 3.12.0 to 3.12.2 refuse new threads once shutdown begins (CPython gh-113964), and
+    OpenTelemetry's log handler, which ZenML's step-log store creates, flushes on a new thread:
+    left to logging's exit hook, every pipeline command would end with a traceback.
+    """
+    logging.shutdown()
+    atexit.unregister(logging.shutdown)
 
 
 def describe(error: Exception) -> str:

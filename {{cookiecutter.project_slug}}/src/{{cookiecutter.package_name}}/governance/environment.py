@@ -12,17 +12,16 @@ import hashlib
 import platform
 import sys
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from {{ cookiecutter.package_name }}.model.requirements import XGBOOST_WHEELS, installed_version
+
 LOCK_FILE = "requirements.lock"
 GPU_LOCK_FILE = "requirements-gpu.lock"
 STACK = ("zenml", "kfp", "feast", "dvc", "mlflow", "bentoml", "evidently", "xgboost")
-# The same `xgboost` module comes from either wheel: the CPU-only one or the CUDA one.
-XGBOOST_WHEELS = ("xgboost-cpu", "xgboost")
 
 
 @dataclass(frozen=True)
@@ -48,14 +47,6 @@ def pinned_versions(lock_file: Path) -> dict[str, str]:
             version_pin = str(requirement.specifier).removeprefix("==")
             pins[canonicalize_name(requirement.name)] = version_pin
     return pins
-
-
-def installed_version(name: str) -> str | None:
-    """The installed version of a distribution, or None when it is not installed."""
-    try:
-        return version(name)
-    except PackageNotFoundError:
-        return None
 
 
 def lock_file_of_this_environment(project_root: Path) -> Path:

@@ -15,6 +15,7 @@ import pandas as pd
 
 from {{ cookiecutter.package_name }}.features.request_time import encode_categories
 from {{ cookiecutter.package_name }}.model import tags
+from {{ cookiecutter.package_name }}.model.requirements import model_requirements
 from {{ cookiecutter.package_name }}.model.train import TrainedModel
 from {{ cookiecutter.package_name }}.settings import Workspace
 
@@ -71,7 +72,7 @@ class VersionInfo:
 def log_and_register(
     settings: Workspace, model: TrainedModel, example: pd.DataFrame, tags: dict[str, str]
 ) -> str:
-    """Log the model (UBJSON, signature, input example) in the active run and register it."""
+    """Log the model (UBJSON, signature, input example, pinned requirements); register it."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -82,6 +83,7 @@ def log_and_register(
         model_format="ubj",
         signature=infer_signature(inputs, model.predict(inputs)),
         input_example=inputs,
+        pip_requirements=model_requirements(),
         registered_model_name=model_name(settings),
     )
     version = str(info.registered_model_version)
