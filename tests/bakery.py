@@ -70,16 +70,18 @@ def run_cookiecutter_cli(output_dir: Path, *answers: str) -> subprocess.Complete
     )
 
 
-def make(project: Path, *targets: str) -> subprocess.CompletedProcess[str]:
+def make(project: Path, *targets: str, own_venv: bool = False) -> subprocess.CompletedProcess[str]:
     """Run a baked project's make as a user would: no settings or outer make inherited.
 
     It uses the template's own virtualenv, which holds exactly the lock file's packages, so the
-    project's `make setup` only adds the project itself instead of a second full install.
+    project's `make setup` only adds the project itself instead of a second full install. With
+    `own_venv`, the bake's `make setup` creates its .venv for the bake's Python, as a user's does.
     """
-    inherited = ("FRAUD_DETECTION_", "MAKE", "MFLAGS")
+    inherited = ("FRAUD_DETECTION_", "MAKE", "MFLAGS", "VIRTUAL_ENV")
     environment = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
+    venv = [] if own_venv else [f"VENV={sys.prefix}"]
     return subprocess.run(
-        ["make", "--no-print-directory", *targets, f"VENV={sys.prefix}"],
+        ["make", "--no-print-directory", *targets, *venv],
         cwd=project,
         env=environment,
         capture_output=True,

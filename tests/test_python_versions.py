@@ -8,30 +8,14 @@ traceback and no warning, at exit included.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from tests.bakery import bake
+from tests.bakery import bake, make
 
 TROUBLE = re.compile(r"Traceback|Exception ignored|Warning:|RuntimeError")
-
-
-def make_with_own_venv(project: Path, *targets: str) -> subprocess.CompletedProcess[str]:
-    """The bake's make with its own .venv (not the template's 3.11 one), no settings inherited."""
-    inherited = ("FRAUD_DETECTION_", "MAKE", "MFLAGS", "VIRTUAL_ENV")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
-    return subprocess.run(
-        ["make", "--no-print-directory", *targets],
-        cwd=project,
-        env=environment,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 @pytest.mark.slow
@@ -43,7 +27,7 @@ def test_a_bake_for_another_python_trains_with_nothing_at_exit(
     tmp_path_factory: pytest.TempPathFactory, version: str, answers: dict[str, str]
 ) -> None:
     project = bake(tmp_path_factory.mktemp(f"python{version}"), python_version=version, **answers)
-    result = make_with_own_venv(project, "setup", "data", "features", "train")
+    result = make(project, "setup", "data", "features", "train", own_venv=True)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-4000:]
     interpreter = subprocess.run(

@@ -37,6 +37,7 @@ from tests.helpers import (
 from tests.integration.test_serving import (
     call,
     empty_online_store,
+    logged_entries,
     served_with_own_store,
     server,
     wait_for_readiness,
@@ -45,7 +46,6 @@ from tests.integration.test_serving import (
 
 pytestmark = pytest.mark.reliability
 BODY = json.dumps(example_request()).encode()
-LOG = Path("reports") / "prediction_log.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +56,8 @@ def project(trained_project: Path) -> Iterator[Path]:
 
 
 def logged(project: Path) -> int:
-    """Lines in the prediction log (every file of it)."""
-    files = (project / LOG).parent.glob(f"{LOG.stem}*{LOG.suffix}*")
-    return sum(len(file.read_text().splitlines()) for file in files)
+    """Entries in the prediction log (every file of it)."""
+    return len(logged_entries(project))
 
 
 class Load:

@@ -28,6 +28,7 @@ from {{ cookiecutter.package_name }}.data.files import RAW_TRANSACTIONS
 from {{ cookiecutter.package_name }}.features.store import REDIS_VARIABLE
 from {{ cookiecutter.package_name }}.model import registry
 from {{ cookiecutter.package_name }}.model.train import resolve_device
+from {{ cookiecutter.package_name }}.serving.prediction_log import read_entries
 from {{ cookiecutter.package_name }}.settings import load_settings
 from tests.helpers import (
     CLI,
@@ -54,26 +55,25 @@ READY_LINE = "listening on http://127.0.0.1"
 PREDICTION_LOG = Path("reports") / "prediction_log.jsonl"
 
 
-def logged_lines(project: Path) -> list[str]:
-    """The prediction log's lines now (none before the first request)."""
-    log = project / PREDICTION_LOG
-    return log.read_text().splitlines() if log.exists() else []
+def logged_entries(project: Path) -> list[dict[str, Any]]:
+    """The prediction log's entries now, every file of it (none before the first request)."""
+    return list(read_entries(project / PREDICTION_LOG))
 
 
 def wait_for_log_entries(
     project: Path, before: int, count: int, deadline_s: float = 30
 ) -> list[Any]:
-    """The `count` entries logged after the first `before` lines.
+    """The `count` entries logged after the first `before` ones.
 
     The scoring thread writes the log once the answers are out, so an entry lands just after its
-    response; waiting for the line count is what synchronises, and a surplus fails the test.
+    response; waiting for the entry count is what synchronises, and a surplus fails the test.
     """
     deadline = time.monotonic() + deadline_s
-    while len(lines := logged_lines(project)) < before + count:
-        assert time.monotonic() < deadline, f"{len(lines) - before} of {count} entries logged"
-        time.sleep(0.05)  # the pause between polls; the line count above is what synchronises
-    assert len(lines) == before + count, f"{len(lines) - before} entries logged, not {count}"
-    return [json.loads(line) for line in lines[before:]]
+    while len(entries := logged_entries(project)) < before + count:
+        assert time.monotonic() < deadline, f"{len(entries) - before} of {count} entries logged"
+        time.sleep(0.05)  # the pause between polls; the entry count above is what synchronises
+    assert len(entries) == before + count, f"{len(entries) - before} entries logged, not {count}"
+    return entries[before:]
 
 
 def call(
@@ -259,7 +259,7 @@ def test_metrics_count_requests_and_scores(port: int) -> None:
 
 
 def test_every_prediction_is_in_the_prediction_log(project: Path, port: int) -> None:
-    before = len(logged_lines(project))
+    before = len(logged_entries(project))
     status, _ = call(port, "/predict", {**EXAMPLE, "transaction_id": "logged"})
     assert status == 200
     (entry,) = wait_for_log_entries(project, before, 1)
@@ -272,12 +272,12 @@ def test_every_prediction_is_in_the_prediction_log(project: Path, port: int) -> 
 def test_monitoring_reads_the_champion_s_rows_of_the_prediction_log(
     project: Path, port: int
 ) -> None:
-    before = len(logged_lines(project))
+    before = len(logged_entries(project))
     for i in range(12):
         assert call(port, "/predict", {**EXAMPLE, "transaction_id": f"m-{i}"})[0] == 200
     wait_for_log_entries(project, before, 12)
     version = champion(project)["version"]
-    served = sum(json.loads(line)["model_version"] == version for line in logged_lines(project))
+    served = sum(entry["model_version"] == version for entry in logged_entries(project))
     settings = {
         f"{ENV_PREFIX}MONITORING__MIN_ROWS": "10",
         f"{ENV_PREFIX}MONITORING__AUTO_RETRAIN": "false",
@@ -371,7 +371,7 @@ def test_explain_adds_reason_codes_named_as_the_features_and_logs_them(
     project: Path, port: int
 ) -> None:
     request = {**EXAMPLE, "transaction_id": "explained"}
-    before = len(logged_lines(project))
+    before = len(logged_entries(project))
     status, answer = call(port, "/predict?explain=true", request)
     assert status == 200, answer
     (logged,) = wait_for_log_entries(project, before, 1)
@@ -524,7 +524,7 @@ def test_shadow_and_canary_serve_the_staging_model_beside_the_champion(project: 
     registry.set_alias(settings, registry.STAGING, best)
     shadow = {f"{ENV_PREFIX}SERVING__STAGING_MODE": "shadow"}
     assert f"imported staging version {best}" in ok(run(project, CLI, "bento", env=shadow))
-    before = len(logged_lines(project))
+    before = len(logged_entries(project))
     with server(project, env=shadow) as service:
         wait_until_ready(service)
         assert call(service.port, "/readyz")[1]["staging"] == f"shadow v{best}"
@@ -557,7 +557,7 @@ def test_shadow_and_canary_serve_the_staging_model_beside_the_champion(project: 
         f"{ENV_PREFIX}SERVING__STAGING_MODE": "canary",
         f"{ENV_PREFIX}SERVING__CANARY_PERCENT": "50",
     }
-    before = len(logged_lines(project))
+    before = len(logged_entries(project))
     with server(project, env=canary) as service:
         wait_until_ready(service)
         batch = [{**EXAMPLE, "customer_id": c, "transaction_id": f"c-{c}"} for c in range(1, 101)]
