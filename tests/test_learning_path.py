@@ -75,7 +75,7 @@ def learner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A fresh bake after `make data features` twice and `make demo`."""
     project = bake(tmp_path_factory.mktemp("learner"))
     first = ok(project, "data", "features")
-    assert "Running stage 'generate'" in first
+    assert "Running stage 'raw'" in first
     assert "materialized (backfill)" in first
     again = ok(project, "data", "features")
     assert "Data and pipelines are up to date." in again

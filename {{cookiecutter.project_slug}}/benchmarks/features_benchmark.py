@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from {{ cookiecutter.package_name }}.data.files import DataFiles, write_parquet_atomically
+from {{ cookiecutter.package_name }}.data.files import DataFiles, write_atomically
 from {{ cookiecutter.package_name }}.data.generate import generate
 from {{ cookiecutter.package_name }}.features.build import build_feature_table
 from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures
@@ -90,7 +90,7 @@ def main() -> None:
         )
         dataset = generate(data, settings.seed)
         table = build_feature_table(dataset.transactions, dataset.customers, settings.features)
-        write_parquet_atomically({DataFiles.of(settings).features: table})
+        write_atomically({DataFiles.of(settings).features: table})
         apply_definitions(settings)
         try:
             materialize(open_store(settings), table)

@@ -46,6 +46,7 @@ PROJECT_FILES = (
     "bentofile.yaml",
     "bentofile-gpu.yaml",
     "configs",
+    "data/source",
     "feature_repo",
     "src",
 )

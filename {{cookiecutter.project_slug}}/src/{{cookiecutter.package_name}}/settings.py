@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
@@ -18,6 +19,8 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+# The file types a transactions source may have, by the end of its name.
+SOURCE_FORMATS = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq": "parquet"}
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 PARAMS_FILE = "params.yaml"
 MIN_API_KEY_LENGTH = 16
@@ -54,15 +57,80 @@ class StorageSettings(Section):
         return self
 
 
-class DataSettings(Section):
-    """Size, period and shape of the synthetic transactions."""
+class SourceMapping(Section):
+    """Which column of a team's own transactions file holds each project column, and how to read it.
 
+    A column set to null is absent from the source and takes its documented default: transaction
+    ids numbered in file order, merchant category and channel `other`, country `XX`.
+    """
+
+    transaction_id: str | None = None
+    customer_id: str = "customer_id"
+    event_timestamp: str = "event_timestamp"
+    # A strftime format such as "%d/%m/%Y %H:%M:%S", "unix" (seconds) or "unix_ms"; null: ISO 8601.
+    time_format: str | None = None
+    # The zone of times written without an offset; times with an offset keep theirs. Stored as UTC.
+    time_zone: str = "UTC"
+    amount: str = "amount"
+    merchant_category: str | None = "merchant_category"
+    channel: str | None = "channel"
+    country: str | None = "country"
+    label: str = "is_fraud"
+    # Source value -> project value; a value neither listed nor a project value becomes `other`.
+    merchant_categories: dict[str, str] = Field(default_factory=dict)
+    channels: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _zone_exists(self) -> SourceMapping:
+        try:
+            ZoneInfo(self.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"unknown time_zone {self.time_zone!r} (use e.g. Europe/Paris)"
+            ) from None
+        return self
+
+
+class DataSettings(Section):
+    """Where the transactions come from: the synthetic generator or a team's own file.
+
+    `source` is `synthetic` or a CSV or Parquet file: a path (relative to the project root) or an
+    s3:// or gs:// URL, read through `mapping`. The generator's knobs apply to `synthetic` only.
+    """
+
+    source: str = Field(default="synthetic", min_length=1)
+    mapping: SourceMapping = SourceMapping()
     n_customers: int = Field(default=500, ge=10)
     n_transactions: int = Field(default=20_000, ge=100)
     start: date = date(2026, 1, 1)
     days: int = Field(default=60, ge=1)
     fraud_rate: float = Field(default=0.02, gt=0, lt=0.5)
     drift: bool = False
+
+    @property
+    def synthetic(self) -> bool:
+        """True when the generator, not a file, provides the transactions."""
+        return self.source == "synthetic"
+
+    @property
+    def source_format(self) -> str:
+        """`csv` or `parquet`, from the end of the source's name."""
+        name = self.source.lower().rstrip("/")
+        return next(kind for suffix, kind in SOURCE_FORMATS.items() if name.endswith(suffix))
+
+    @model_validator(mode="after")
+    def _source_is_readable(self) -> DataSettings:
+        name = self.source.lower()
+        if not self.synthetic and not name.endswith(tuple(SOURCE_FORMATS)):
+            raise ValueError(
+                f"source {self.source!r} must be `synthetic` or a file ending in "
+                + ", ".join(SOURCE_FORMATS)
+            )
+        if "://" in name and not name.startswith(("s3://", "gs://", "https://", "http://")):
+            raise ValueError(
+                f"source {self.source!r}: use a path or an s3://, gs:// or http(s) URL"
+            )
+        return self
 
 
 class FeatureSettings(Section):

@@ -157,7 +157,7 @@ def test_a_broken_batch_fails_the_quality_gate_before_training(project: Path) ->
     broken.loc[:9, "amount"] = np.nan
     broken.loc[20:24, "merchant_category"] = "casino"
     broken.to_parquet(raw, index=False)
-    ok(run(project, sys.executable, "-m", "dvc", "commit", "--force", "generate"))
+    ok(run(project, sys.executable, "-m", "dvc", "commit", "--force", "raw"))
     before = set(models(project))
 
     failed = run(project, CLI, "train")

@@ -27,6 +27,8 @@ from tests.helpers import (
 OUTPUTS = (
     "data/raw/customers.parquet",
     "data/raw/transactions.parquet",
+    "data/raw/import_report.json",
+    "data/raw/import_report.md",
     "data/features/customer_features.parquet",
 )
 
@@ -59,12 +61,12 @@ def test_repro_runs_both_stages_then_nothing_then_only_what_a_param_touches(
     repository: Path,
 ) -> None:
     first = dvc(repository, "repro")
-    assert "Running stage 'generate'" in first.stdout
+    assert "Running stage 'raw'" in first.stdout
     assert "Running stage 'features'" in first.stdout
     assert dvc(repository, "repro").stdout.strip().endswith("Data and pipelines are up to date.")
     edit_params(repository, "features", night_hours=[1, 5])
     third = dvc(repository, "repro")
-    assert "Stage 'generate' didn't change, skipping" in third.stdout
+    assert "Stage 'raw' didn't change, skipping" in third.stdout
     assert "Running stage 'features'" in third.stdout
     assert set(ok(run(repository, "git", "check-ignore", *OUTPUTS)).split()) == set(OUTPUTS)
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.data.files import DataFiles
-from {{ cookiecutter.package_name }}.data.generate import write_dataset
+from {{ cookiecutter.package_name }}.data.sources import write_raw_tables
 from {{ cookiecutter.package_name }}.features import retrieval
 from {{ cookiecutter.package_name }}.features.build import PROFILE_FEATURES, window_features, write_feature_table
 from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures, DroppedRowsError
@@ -38,7 +38,7 @@ def project(
             patch.setenv(name if name.startswith(ENV_PREFIX) else ENV_PREFIX + name, value)
         patch.chdir(root)
         settings = load_settings()
-        write_dataset(settings)
+        write_raw_tables(settings)
         write_feature_table(settings)
         apply_definitions(settings)
         yield settings

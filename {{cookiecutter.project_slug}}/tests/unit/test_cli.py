@@ -64,7 +64,8 @@ def test_info_reports_the_pinned_stack_and_matches_the_lock(project_copy: Path) 
 COMMANDS = {
     "settings",
     "info",
-    "data generate",
+    "data fetch",
+    "data raw",
     "data remote",
     "features build",
     "features apply",

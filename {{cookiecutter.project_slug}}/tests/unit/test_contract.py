@@ -9,7 +9,7 @@ import pytest
 
 from {{ cookiecutter.package_name }}.data.contract import ContractViolation
 from {{ cookiecutter.package_name }}.data.files import DataFiles
-from {{ cookiecutter.package_name }}.data.generate import write_dataset
+from {{ cookiecutter.package_name }}.data.sources import write_raw_tables
 from {{ cookiecutter.package_name }}.features.build import write_feature_table
 from {{ cookiecutter.package_name }}.settings import load_settings
 
@@ -56,7 +56,7 @@ BROKEN_TRANSACTIONS = {
 @pytest.fixture
 def built_project(project_copy: Path) -> DataFiles:
     settings = load_settings()
-    write_dataset(settings)
+    write_raw_tables(settings)
     return write_feature_table(settings)
 
 

@@ -9,22 +9,42 @@ import typer
 
 from {{ cookiecutter.package_name }}.cli.context import load_settings
 
-data_app = typer.Typer(help="Synthetic data (DVC stage `generate`) and the DVC remote.")
+data_app = typer.Typer(
+    help="The raw data (DVC stage `raw`: synthetic or your own file) and the DVC remote."
+)
 features_app = typer.Typer(help="The feature table (DVC stage `features`) and the Feast store.")
 
 
-@data_app.command("generate")
-def data_generate() -> None:
-    """Write the synthetic customers and transactions (the DVC stage `generate`).
+@data_app.command("fetch")
+def data_fetch() -> None:
+    """Bring DVC's copy of `data.source` up to date (`dvc import-url`, then `dvc update`).
 
-    Example: {{ cookiecutter.project_slug }} data generate
+    A no-op for `synthetic` and for a source whose checksum is unchanged; `make data` runs it
+    before `dvc repro`.
+
+    Example: {{ cookiecutter.project_slug }} data fetch
     """
-    from {{ cookiecutter.package_name }}.data.generate import write_dataset
+    from {{ cookiecutter.package_name }}.data.sources import fetch_source
 
-    files = write_dataset(load_settings())
+    typer.echo(fetch_source(load_settings()))
+
+
+@data_app.command("raw")
+def data_raw() -> None:
+    """Write the customers, transactions and import report (the DVC stage `raw`).
+
+    From the generator (`data.source: synthetic`) or DVC's copy of your file, read through
+    `data.mapping`; a source that breaks the contract writes nothing.
+
+    Example: {{ cookiecutter.project_slug }} data raw
+    """
+    from {{ cookiecutter.package_name }}.data.sources import write_raw_tables
+
+    report = write_raw_tables(load_settings())
+    dropped = ", ".join(f"{rule}: {rows:,}" for rule, rows in report.dropped.items()) or "none"
     typer.echo(
-        f"wrote {_rows(files.customers):,} customers and {_rows(files.transactions):,} "
-        f"transactions to {files.transactions.parent}"
+        f"wrote {report.customers:,} customers and {report.rows_kept:,} transactions from "
+        f"{report.source} (dropped: {dropped})"
     )
 
 

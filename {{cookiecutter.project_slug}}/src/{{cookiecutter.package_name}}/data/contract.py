@@ -24,14 +24,19 @@ MERCHANT_CATEGORIES = (
     "travel",
     "entertainment",
     "gambling",
+    "other",
 )
-CHANNELS = ("pos", "online", "atm")
+CHANNELS = ("pos", "online", "atm", "other")
+# Where a team's own data puts a category or channel its mapping does not name (data/importer.py).
+OTHER = "other"
 CATEGORICAL = {"merchant_category": MERCHANT_CATEGORIES, "channel": CHANNELS}
 # The column the model learns to predict, and the one that orders transactions in time.
 LABEL = "is_fraud"
 TIME = "event_timestamp"
 MAX_AMOUNT = 50_000.0
 COUNTRY_CODE = r"^[A-Z]{2}$"
+# The country of a transaction whose source does not say (ISO 3166 user-assigned code).
+UNKNOWN_COUNTRY = "XX"
 
 
 class ContractViolation(ValueError):
@@ -62,7 +67,10 @@ TRANSACTIONS_TO_SCORE = pa.DataFrameSchema(
 # A sensitive attribute of the customer: the fairness gate measures the model per band; it is
 # never a model feature.
 AGE_BAND = "age_band"
-AGE_BANDS = ("18-29", "30-44", "45-64", "65+")
+KNOWN_AGE_BANDS = ("18-29", "30-44", "45-64", "65+")
+# Customers derived from a team's transactions have no recorded age.
+UNKNOWN_AGE_BAND = "unknown"
+AGE_BANDS = (*KNOWN_AGE_BANDS, UNKNOWN_AGE_BAND)
 
 CUSTOMERS = pa.DataFrameSchema(
     {

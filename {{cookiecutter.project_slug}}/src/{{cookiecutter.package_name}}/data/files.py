@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 CUSTOMERS_FILE = Path("raw", "customers.parquet")
 TRANSACTIONS_FILE = Path("raw", "transactions.parquet")
 FEATURES_FILE = Path("features", "customer_features.parquet")
+# What the `raw` stage read and dropped, beside the tables it wrote (data/sources.py).
+IMPORT_REPORT_JSON = Path("raw", "import_report.json")
+IMPORT_REPORT_MARKDOWN = Path("raw", "import_report.md")
+# DVC's copy of a team's own transactions file (`dvc import-url`), the `raw` stage's input.
+SOURCE_FOLDER = Path("source")
 # The raw transactions relative to the project root, with the default data folder: the batch
 # that batch inference and monitoring score unless given another file.
 RAW_TRANSACTIONS = (PathSettings().data_dir / TRANSACTIONS_FILE).as_posix()
@@ -26,11 +31,14 @@ RAW_TRANSACTIONS = (PathSettings().data_dir / TRANSACTIONS_FILE).as_posix()
 
 @dataclass(frozen=True)
 class DataFiles:
-    """The DVC-tracked files of the project (outputs of the `generate` and `features` stages)."""
+    """The DVC-tracked files of the project (outputs of the `raw` and `features` stages)."""
 
     customers: Path
     transactions: Path
     features: Path
+    import_report: Path
+    import_report_markdown: Path
+    source_folder: Path
 
     @classmethod
     def of(cls, settings: Workspace) -> DataFiles:
@@ -40,6 +48,9 @@ class DataFiles:
             customers=data / CUSTOMERS_FILE,
             transactions=data / TRANSACTIONS_FILE,
             features=data / FEATURES_FILE,
+            import_report=data / IMPORT_REPORT_JSON,
+            import_report_markdown=data / IMPORT_REPORT_MARKDOWN,
+            source_folder=data / SOURCE_FOLDER,
         )
 
 
@@ -67,23 +78,26 @@ def save_predictions(workspace: Workspace, predictions: pd.DataFrame) -> Path:
     folder = workspace.resolve(workspace.paths.artifacts_dir) / "predictions"
     path = folder / f"predictions_v{version}_{stamp}.parquet"
     folder.mkdir(parents=True, exist_ok=True)
-    write_parquet_atomically({path: predictions})
+    write_atomically({path: predictions})
     return path
 
 
-def write_parquet_atomically(frames: dict[Path, pd.DataFrame]) -> None:
-    """Write every frame to a temporary file first, then rename them all into place.
+def write_atomically(contents: dict[Path, pd.DataFrame | str]) -> None:
+    """Write every table (Parquet) or text to a temporary file first, then rename them into place.
 
     A failure while writing leaves every previous output untouched.
     """
     staged: list[tuple[Path, Path]] = []
     try:
-        for path, frame in frames.items():
+        for path, content in contents.items():
             path.parent.mkdir(parents=True, exist_ok=True)
-            handle, name = tempfile.mkstemp(dir=path.parent, suffix=".parquet.tmp")
+            handle, name = tempfile.mkstemp(dir=path.parent, suffix=f"{path.suffix}.tmp")
             os.close(handle)
             staged.append((Path(name), path))
-            frame.to_parquet(name, index=False)
+            if isinstance(content, str):
+                Path(name).write_text(content, encoding="utf-8")
+            else:
+                content.to_parquet(name, index=False)
         for staged_file, path in staged:
             staged_file.replace(path)
     finally:

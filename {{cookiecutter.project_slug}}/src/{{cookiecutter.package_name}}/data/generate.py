@@ -13,15 +13,18 @@ import pandas as pd
 
 from {{ cookiecutter.package_name }}.data.contract import (
     AGE_BAND,
-    AGE_BANDS,
     CHANNELS,
+    KNOWN_AGE_BANDS,
     LABEL,
     MERCHANT_CATEGORIES,
+    OTHER,
     TIME,
 )
-from {{ cookiecutter.package_name }}.data.files import DataFiles, write_parquet_atomically
-from {{ cookiecutter.package_name }}.settings import DataSettings, Settings
+from {{ cookiecutter.package_name }}.settings import DataSettings
 
+# The generator draws every project value except `other`, which only a team's own data fills.
+GENERATED_CATEGORIES = tuple(value for value in MERCHANT_CATEGORIES if value != OTHER)
+GENERATED_CHANNELS = tuple(value for value in CHANNELS if value != OTHER)
 HOME_COUNTRIES = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "CA")
 AGE_BAND_MIX = np.array([0.2, 0.3, 0.35, 0.15])
 DRIFT_COUNTRIES = ("BR", "IN", "NG")
@@ -46,19 +49,9 @@ def generate(settings: DataSettings, seed: int) -> Dataset:
     customers = _customers(settings, rng)
     # A stream of its own: adding the attribute leaves every other generated value unchanged.
     ages = np.random.default_rng([seed, 1])
-    customers[AGE_BAND] = ages.choice(AGE_BANDS, size=len(customers), p=AGE_BAND_MIX)
+    customers[AGE_BAND] = ages.choice(KNOWN_AGE_BANDS, size=len(customers), p=AGE_BAND_MIX)
     transactions = _transactions(settings, customers, rng)
     return Dataset(customers=customers.drop(columns="typical_amount"), transactions=transactions)
-
-
-def write_dataset(settings: Settings) -> DataFiles:
-    """The DVC `generate` stage: write customers and transactions as Parquet."""
-    files = DataFiles.of(settings)
-    dataset = generate(settings.data, settings.seed)
-    write_parquet_atomically(
-        {files.customers: dataset.customers, files.transactions: dataset.transactions}
-    )
-    return files
 
 
 def _customers(settings: DataSettings, rng: np.random.Generator) -> pd.DataFrame:
@@ -93,8 +86,8 @@ def _transactions(
     amounts = np.clip(np.round(amounts * amount_scale, 2), 0.5, 50_000.0)
 
     mix = DRIFTED_CATEGORY_MIX if settings.drift else CATEGORY_MIX
-    categories = rng.choice(MERCHANT_CATEGORIES, size=n, p=mix / mix.sum())
-    channels = rng.choice(CHANNELS, size=n, p=CHANNEL_MIX)
+    categories = rng.choice(GENERATED_CATEGORIES, size=n, p=mix / mix.sum())
+    channels = rng.choice(GENERATED_CHANNELS, size=n, p=CHANNEL_MIX)
     home = customers["home_country"].to_numpy()[owner]
     abroad = rng.random(n) < 0.08
     foreign_pool = HOME_COUNTRIES + (DRIFT_COUNTRIES * 3 if settings.drift else ())

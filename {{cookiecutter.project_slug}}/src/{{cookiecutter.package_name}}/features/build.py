@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from {{ cookiecutter.package_name }}.data.contract import CUSTOMERS, TRANSACTIONS, read_table
-from {{ cookiecutter.package_name }}.data.files import DataFiles, write_parquet_atomically
+from {{ cookiecutter.package_name }}.data.files import DataFiles, write_atomically
 from {{ cookiecutter.package_name }}.settings import FeatureSettings, Settings
 
 STATE_DELAY = pd.Timedelta(milliseconds=1)
@@ -41,7 +41,7 @@ def write_feature_table(settings: Settings) -> DataFiles:
     customers = read_table(files.customers, CUSTOMERS)
     transactions = read_table(files.transactions, TRANSACTIONS)
     table = build_feature_table(transactions, customers, settings.features)
-    write_parquet_atomically({files.features: table})
+    write_atomically({files.features: table})
     return files
 
 

@@ -57,12 +57,18 @@ from {{ cookiecutter.package_name }}.settings import (
 )
 
 
-@step
+@step(experiment_tracker=True)
 def load_labels() -> Annotated[pd.DataFrame, "labels"]:
-    """Read the labelled transactions, refusing a file that is not the version in dvc.lock."""
+    """Read the labelled transactions, refusing a file that is not the version in dvc.lock.
+
+    The import report (what the `raw` stage read, dropped and mapped) goes with the MLflow run.
+    """
     workspace = load_workspace()
-    path = DataFiles.of(workspace).transactions
-    pull_missing(workspace, path)
+    files = DataFiles.of(workspace)
+    path = files.transactions
+    pull_missing(workspace, path, files.import_report, files.import_report_markdown)
+    for report in (files.import_report, files.import_report_markdown):
+        mlflow.log_artifact(str(report), "data")
     recorded = dvc_data_hashes(workspace.project_root)
     key = f"{tags.DVC_PREFIX}{path.relative_to(workspace.project_root).as_posix()}"
     if key not in recorded:
@@ -146,6 +152,7 @@ def evaluate_model(
     trained = TrainedModel.from_bytes(model)
     evaluation = evaluate(trained, test_df, target_fpr)
     mlflow.log_metrics(evaluation.metrics())
+    mlflow.log_param("test_rows", len(test_df))
     labels, scores = test_df[LABEL].to_numpy(), trained.predict(test_df)
     mlflow.log_figure(plots.roc_figure(labels, scores), "plots/roc_curve.png")
     mlflow.log_figure(plots.precision_recall_figure(labels, scores), "plots/pr_curve.png")
