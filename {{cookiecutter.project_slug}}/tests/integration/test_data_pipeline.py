@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import sys
@@ -10,8 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import pandas as pd
 import pytest
 
+from {{ cookiecutter.package_name }}.data.generate import generate
+from {{ cookiecutter.package_name }}.settings import DataSettings
 from tests.helpers import (
     BIN,
     CLI,
@@ -71,6 +75,34 @@ def test_repro_runs_both_stages_then_nothing_then_only_what_a_param_touches(
     assert set(ok(run(repository, "git", "check-ignore", *OUTPUTS)).split()) == set(OUTPUTS)
 
 
+def test_a_parquet_source_round_trips_and_going_back_to_synthetic_removes_its_import(
+    repository: Path, tmp_path: Path
+) -> None:
+    settings = DataSettings(n_customers=50, n_transactions=600, days=5)
+    exported = generate(settings, seed=3).transactions
+    export = tmp_path / "export.parquet"
+    exported.to_parquet(export)
+    edit_params(
+        repository, "data", source=str(export), mapping={"transaction_id": "transaction_id"}
+    )
+    assert "imported to data/source/transactions.parquet" in ok(
+        run(repository, CLI, "data", "fetch")
+    )
+    assert "Running stage 'raw'" in dvc(repository, "repro").stdout
+    imported = pd.read_parquet(repository / "data" / "raw" / "transactions.parquet")
+    pd.testing.assert_frame_equal(imported, exported, check_dtype=False)
+    report = json.loads((repository / "data" / "raw" / "import_report.json").read_text())
+    assert (report["rows_kept"], report["dropped"]) == (600, {})
+    assert report["transaction_ids"] == "from column 'transaction_id'"
+
+    edit_params(repository, "data", source="synthetic")
+    assert "synthetic" in ok(run(repository, CLI, "data", "fetch"))
+    assert [path.name for path in (repository / "data" / "source").iterdir()] == ["README.md"]
+    assert "Running stage 'raw'" in dvc(repository, "repro").stdout
+    report = json.loads((repository / "data" / "raw" / "import_report.json").read_text())
+    assert report["source"] == "synthetic"
+
+
 @pytest.fixture
 def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A real S3 API (moto's server) on a free loopback port, with throwaway credentials."""
@@ -86,6 +118,27 @@ def s3_endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         }.items():
             monkeypatch.setenv(name, value)
         yield endpoint
+
+
+def test_an_s3_source_is_imported_once_and_again_only_when_it_changes(
+    repository: Path, s3_endpoint: str
+) -> None:
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="bank-exports")
+    exported = generate(DataSettings(n_customers=40, n_transactions=400, days=4), seed=5)
+    csv = exported.transactions.to_csv(index=False)
+    s3.put_object(Bucket="bank-exports", Key="2026/transactions.csv", Body=csv.encode())
+    edit_params(repository, "data", source="s3://bank-exports/2026/transactions.csv")
+    assert "imported to data/source/transactions.csv" in ok(run(repository, CLI, "data", "fetch"))
+    recorded = (repository / "data" / "source" / "transactions.csv.dvc").read_text()
+    assert "s3://bank-exports/2026/transactions.csv" in recorded
+    assert "unchanged" in ok(run(repository, CLI, "data", "fetch"))
+    fewer = exported.transactions.head(300).to_csv(index=False)
+    s3.put_object(Bucket="bank-exports", Key="2026/transactions.csv", Body=fewer.encode())
+    assert "changed, re-imported" in ok(run(repository, CLI, "data", "fetch"))
+    dvc(repository, "repro")
+    report = json.loads((repository / "data" / "raw" / "import_report.json").read_text())
+    assert report["rows_kept"] == 300
 
 
 def forget_local_data(repository: Path) -> None:

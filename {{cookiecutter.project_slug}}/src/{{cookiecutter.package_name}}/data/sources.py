@@ -44,23 +44,23 @@ def fetch_source(settings: Settings) -> str:
     """
     folder = DataFiles.of(settings).source_folder
     folder.mkdir(parents=True, exist_ok=True)
-    wanted = None if settings.data.synthetic else source_copy(settings, settings.data)
-    location = None if wanted is None else _location(settings, settings.data.source)
+    copy = None if settings.data.synthetic else source_copy(settings, settings.data)
+    location = "" if copy is None else _location(settings, settings.data.source)
     for dvc_file in sorted(folder.glob("*.dvc")):
-        stale = dvc_file != _dvc_file(wanted) if wanted else True
-        if stale or _recorded(settings, dvc_file) != location:
+        if copy is None or dvc_file != _dvc_file(copy) or _recorded(settings, dvc_file) != location:
             dvc(settings, "remove", "--outs", _relative(settings, dvc_file))
-    if wanted is None or location is None:
+    if copy is None:
         return "source: synthetic (the `raw` stage generates the data)"
-    if _dvc_file(wanted).exists():
-        before = _checksum(_dvc_file(wanted))
-        dvc(settings, "update", _relative(settings, _dvc_file(wanted)))
-        changed = _checksum(_dvc_file(wanted)) != before
+    wanted = _dvc_file(copy)
+    if wanted.exists():
+        before = _checksum(wanted)
+        dvc(settings, "update", _relative(settings, wanted))
+        changed = _checksum(wanted) != before
         return f"source {settings.data.source}: " + (
             "changed, re-imported" if changed else "unchanged"
         )
-    dvc(settings, "import-url", location, _relative(settings, wanted))
-    return f"source {settings.data.source}: imported to {_relative(settings, wanted)}"
+    dvc(settings, "import-url", location, _relative(settings, copy))
+    return f"source {settings.data.source}: imported to {_relative(settings, copy)}"
 
 
 def write_raw_tables(settings: Settings) -> ImportReport:
