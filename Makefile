@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 # The one pinned dependency set: the generated project's lock file, shared by the template's tests.
 LOCK := {{cookiecutter.project_slug}}/requirements.lock
 DEMO_DIR := build/demo
+BAKE_DIR := build/bake
 # The demo needs cookiecutter only: a small virtualenv, versions from the same lock file. The baked
 # project then installs the stack once, into its own .venv.
 TOOLS := build/tools
@@ -22,6 +23,10 @@ demo: $(TOOLS)/.installed ## Bake the default project into build/demo and run it
 	rm -rf $(DEMO_DIR)
 	$(TOOLS)/bin/cookiecutter --no-input --output-dir $(DEMO_DIR) .
 	$(MAKE) -C $(DEMO_DIR)/fraud-detection demo
+
+.PHONY: bake
+bake: $(TOOLS)/.installed ## Bake into build/bake: menus, or no questions with ARGS="online_store=redis ci=none"
+	$(TOOLS)/bin/python scripts/bake.py $(BAKE_DIR) $(ARGS)
 
 .PHONY: test
 test: lint ## Run the template's whole test suite (bakes, hooks, baked project's own checks, docs)
@@ -46,8 +51,8 @@ $(VENV)/.installed: $(LOCK)
 
 .PHONY: lint
 lint: $(VENV)/.installed ## Lint and check formatting of the hooks, tests and docs hooks
-	$(BIN)/ruff check hooks tests docs
-	$(BIN)/ruff format --check hooks tests docs
+	$(BIN)/ruff check hooks scripts tests docs
+	$(BIN)/ruff format --check hooks scripts tests docs
 
 .PHONY: test-fast
 test-fast: $(VENV)/.installed ## Quick loop: hooks and bakes only (skips the baked project's own suite and docs)

@@ -2,17 +2,23 @@
 
 Cookiecutter runs this hook after it has created the empty project directory; a non-zero exit
 makes it delete that directory again, so a rejected answer leaves nothing behind. Each check
-prints one line: the field, the bad value and what is allowed.
+prints one line on stderr: the field, the bad value and what is allowed. Cookiecutter has no way
+to check a free-text answer while asking, so the hook then says (on stdout) where cookiecutter
+saved every answer and how to bake again from that file without retyping them.
 """
 
 from __future__ import annotations
 
 import json
 import keyword
+import os
 import re
+import shlex
 import sys
+from pathlib import Path
 
 ANSWERS: dict = json.loads(r"""{{ cookiecutter | tojson }}""")
+DEFAULT_REPLAY_DIR = "~/.cookiecutter_replay"
 
 SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$")
@@ -22,6 +28,38 @@ VERSION = re.compile(r"^\d+\.\d+\.\d+((a|b|rc)\d+)?(\.post\d+)?(\.dev\d+)?$")
 def shadowed_names(answers: dict) -> set[str]:
     """Names a package must not take: the stack's import names and the standard library's."""
     return set(answers["_reserved_package_names"]) | set(sys.stdlib_module_names)
+
+
+def template_dir(answers: dict) -> Path:
+    """The template's folder, absolute.
+
+    Cookiecutter keeps a local template's path as it was typed (`.` for `cookiecutter .`) and runs
+    hooks from inside that folder: on Linux, this hook's parent process is there; elsewhere the
+    shell's PWD says where cookiecutter started.
+    """
+    folder = Path(answers["_repo_dir"])
+    if folder.is_absolute():
+        return folder
+    parent = Path(f"/proc/{os.getppid()}/cwd")
+    if (parent / "cookiecutter.json").is_file():
+        return parent.resolve()
+    return (Path(os.environ.get("PWD", ".")) / folder).resolve()
+
+
+def menus(answers: dict) -> dict[str, list[str]]:
+    """The options that are menus in cookiecutter.json, with their values.
+
+    Cookiecutter's menus accept only these, but a replay file someone edited is not checked.
+    """
+    context_file = template_dir(answers) / "cookiecutter.json"
+    if not context_file.is_file():
+        return {}
+    context = json.loads(context_file.read_text())
+    return {
+        name: values
+        for name, values in context.items()
+        if isinstance(values, list) and not name.startswith("_")
+    }
 
 
 def first_error(answers: dict) -> str | None:
@@ -51,14 +89,38 @@ def first_error(answers: dict) -> str | None:
         return f"author_email {email!r} is not an email address, e.g. 'you@example.com'"
     if not VERSION.fullmatch(answers["version"]):
         return f"version {answers['version']!r} is not a release version, e.g. '0.1.0'"
-    for option, allowed in answers["_choices"].items():
+    for option, allowed in menus(answers).items():
         if answers[option] not in allowed:
             return f"{option} {answers[option]!r} is not supported; allowed: {', '.join(allowed)}"
     return None
+
+
+def replay_file(answers: dict) -> Path:
+    """Where cookiecutter saved these answers (it writes them before this hook runs)."""
+    try:
+        from cookiecutter.config import get_user_config
+
+        folder = get_user_config()["replay_dir"]
+    except (ImportError, KeyError):
+        folder = DEFAULT_REPLAY_DIR
+    return Path(folder).expanduser() / f"{template_dir(answers).name}.json"
+
+
+def rerun_hint(answers: dict) -> str:
+    """How to bake again with every answer kept: edit the one that was wrong in the replay file."""
+    replay = shlex.quote(str(replay_file(answers)))
+    output_dir = shlex.quote(answers["_output_dir"])
+    template = shlex.quote(answers["_template"])
+    return (
+        f"Every answer is saved in {replay}: correct the one named above there, then bake again"
+        f" without retyping the others:\n  cookiecutter --replay-file {replay}"
+        f" --output-dir {output_dir} {template}"
+    )
 
 
 if __name__ == "__main__":
     error = first_error(ANSWERS)
     if error:
         print(f"ERROR: {error}", file=sys.stderr)
+        print(rerun_hint(ANSWERS))
         sys.exit(1)

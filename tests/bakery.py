@@ -13,7 +13,12 @@ from cookiecutter.main import cookiecutter
 
 TEMPLATE = Path(__file__).resolve().parents[1]
 CONTEXT = json.loads((TEMPLATE / "cookiecutter.json").read_text())
-CHOICES: dict[str, list[str]] = CONTEXT["_choices"]
+# The questions cookiecutter asks, in order.
+QUESTIONS = [name for name in CONTEXT if not name.startswith("_")]
+# The options that are menus: a list of values in cookiecutter.json, the default first.
+CHOICES: dict[str, list[str]] = {
+    name: values for name, values in CONTEXT.items() if isinstance(values, list) and name[0] != "_"
+}
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Template Tests",
     "GIT_AUTHOR_EMAIL": "tests@example.com",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.bakery import CHOICES, CONTEXT, TEMPLATE, bake
+from tests.bakery import CHOICES, CONTEXT, QUESTIONS, TEMPLATE, bake
 from tests.test_learning_path import LOCAL_WORKFLOW
 
 MKDOCS = Path(sys.executable).parent / "mkdocs"
@@ -37,25 +37,32 @@ def page_text(site: Path, page: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", raw))
 
 
+def question(name: str) -> str:
+    """The question cookiecutter asks for an option (a menu's prompt has its own key)."""
+    prompt = CONTEXT["__prompts__"][name]
+    return str(prompt["__prompt__"] if isinstance(prompt, dict) else prompt)
+
+
 def test_options_page_shows_every_option_with_its_prompt_and_values(site: Path) -> None:
     text = " ".join(page_text(site, "options").split())
-    public = [name for name in CONTEXT if not name.startswith("_")]
-    assert len(public) == 12
-    for name in public:
+    assert len(QUESTIONS) == 12
+    for name in QUESTIONS:
         assert name in text
-        assert " ".join(CONTEXT["__prompts__"][name].split()) in text, name
-    for values in CHOICES.values():
+        assert " ".join(question(name).split()) in text, name
+    for name, values in CHOICES.items():
         for value in values:
-            assert value in text
+            label = CONTEXT["__prompts__"][name][value].split(": ", 1)[1]
+            assert f"{value} : {label}" in text, label  # `value`: label, tags removed
     assert "<!-- options-table -->" not in (site / "options" / "index.html").read_text()
 
 
-def test_prompts_list_exactly_the_allowed_choices() -> None:
+def test_every_menu_value_has_a_label_that_starts_with_the_value() -> None:
+    assert set(CHOICES) == {"python_version", "license", "online_store", "remote_storage", "ci"}
     for name, values in CHOICES.items():
-        listed = re.search(r"\(([^()]*)\)$", CONTEXT["__prompts__"][name])
-        assert listed, f"the prompt of {name} must end with its allowed values"
-        assert listed.group(1).split(", ") == values
-        assert CONTEXT[name] == values[0], f"the default of {name} is its first choice"
+        labels = CONTEXT["__prompts__"][name]
+        assert list(labels) == ["__prompt__", *values], name
+        for value in values:
+            assert labels[value].startswith(f"{value}: "), labels[value]
 
 
 def test_getting_started_shows_the_readme_commands(site: Path) -> None:
@@ -67,8 +74,8 @@ def test_getting_started_shows_the_readme_commands(site: Path) -> None:
 
 
 BASH_BLOCK = re.compile(r"```bash\n(.*?)```", re.DOTALL)
-# Baking a project: the bake tests run cookiecutter with every option.
-BAKING = (".venv/bin/cookiecutter", "cd ")
+# Baking a project: the bake and hook tests run cookiecutter and make bake's script.
+BAKING = (".venv/bin/cookiecutter", "make bake", "cd ")
 # Run by tests/test_baked_project.py on a default bake.
 RUN_BY_BAKED_PROJECT_TESTS = {"lint", "test", "info", "help"}
 # Quoted but only checked to exist: each needs something this machine and CI do not have.
