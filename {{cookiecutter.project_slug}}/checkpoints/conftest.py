@@ -10,6 +10,7 @@ from typing import NoReturn
 
 import pytest
 
+from checkpoints.baseline import NoBaseline, first_commit
 from {{ cookiecutter.package_name }}.model import registry
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
@@ -36,3 +37,12 @@ def champion(settings: Settings) -> str:
             "--approver <you> --reason <why>`"
         )
     return version
+
+
+@pytest.fixture(scope="session")
+def bake_commit(settings: Settings) -> str:
+    """The commit of the bake: what the learner's changes are measured against."""
+    try:
+        return first_commit(settings.project_root)
+    except NoBaseline as missing:
+        next_step(str(missing))

@@ -1,14 +1,52 @@
-"""Week 4: a champion in the registry, and a challenger the promotion gate rejected."""
+"""Week 4: your own gate rule and its unit test, a rejected challenger, a person's rollback."""
 
 from __future__ import annotations
 
+import yaml
+
+from checkpoints.baseline import changed_since_bake, file_at_bake
 from checkpoints.conftest import next_step
 from {{ cookiecutter.package_name }}.governance.promotion import history
 from {{ cookiecutter.package_name }}.settings import Settings
 
+GATE_CODE = "src/{{ cookiecutter.package_name }}/model/gate.py"
 
-def test_a_champion_exists(champion: str) -> None:
-    assert champion
+
+def test_you_changed_a_gate_rule_and_wrote_a_unit_test_for_it(
+    settings: Settings, bake_commit: str
+) -> None:
+    root = settings.project_root
+    baked = yaml.safe_load(file_at_bake(root, bake_commit, "params.yaml") or "{}")
+    now = yaml.safe_load((root / "params.yaml").read_text())
+    rule_changed = baked.get("gate") != now.get("gate") or changed_since_bake(
+        root, bake_commit, GATE_CODE
+    )
+    if not rule_changed:
+        next_step(
+            "the promotion gate is as baked: choose a rule for your team (a threshold in the "
+            f"`gate` section of params.yaml, or a rule in {GATE_CODE}) and write down why in "
+            "its comment (week 4, exercise 4)"
+        )
+    tests = [
+        path
+        for path in changed_since_bake(root, bake_commit, "tests")
+        if path.endswith(".py") and "gate" in (root / path).read_text(errors="replace")
+    ]
+    if not tests:
+        next_step(
+            "no test you wrote or changed under tests/ exercises the gate: add a unit test of "
+            "your rule (e.g. tests/unit/test_my_gate_rule.py calling model.gate.judge)"
+        )
+
+
+def test_a_person_rolled_the_champion_back(settings: Settings) -> None:
+    rollbacks = [e for e in history(settings) if e.action == "rollback" and e.who != "gate"]
+    if not rollbacks:
+        next_step(
+            "the registry records no rollback: after a second champion, run `.venv/bin/"
+            "{{ cookiecutter.project_slug }} rollback --approver <you> --reason <why>` "
+            "(week 4, exercise 4)"
+        )
 
 
 def test_the_gate_rejected_a_challenger(settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""Week 5: a Bento of the champion, and the service has answered with it."""
+"""Week 5: a Bento of the champion, and its answers for a known and an unknown customer."""
 
 from __future__ import annotations
 
@@ -30,4 +30,20 @@ def test_the_service_answered_with_the_champion(settings: Settings, champion: st
         next_step(
             f"the prediction log has no answer of version {champion}: run `make serve`, and in a "
             "second terminal `make predict-example`"
+        )
+
+
+def test_the_champion_answered_a_customer_the_store_does_not_know(
+    settings: Settings, champion: str
+) -> None:
+    log = settings.resolve(settings.serving.prediction_log)
+    unknown = [
+        entry
+        for entry in read_entries(log)
+        if entry["model_version"] == champion and entry.get("features_missing")
+    ]
+    if not unknown:
+        next_step(
+            f"version {champion} has not answered for a customer without stored features: send "
+            "the example with customer_id 999999 while `make serve` runs (week 5, exercise 2)"
         )

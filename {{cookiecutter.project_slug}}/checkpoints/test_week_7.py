@@ -1,4 +1,4 @@
-"""Week 7: the champion passed the quality gate, and its drift has been checked."""
+"""Week 7: the quality gate stopped a run, monitoring found drift, the champion was checked."""
 
 from __future__ import annotations
 
@@ -9,16 +9,25 @@ from {{ cookiecutter.package_name }}.model import registry, tags
 from {{ cookiecutter.package_name }}.settings import Settings
 
 
-def test_the_champion_s_training_data_passed_the_quality_gate(
-    settings: Settings, champion: str
-) -> None:
+def test_the_quality_gate_stopped_a_training_run(settings: Settings) -> None:
     client = registry.mlflow_client(settings)
-    run_id = client.get_model_version(registry.model_name(settings), champion).run_id
-    gate = json.loads(client.get_run(run_id).data.tags.get(tags.QUALITY_GATE, "{}"))
-    if not gate.get("passed"):
+    experiment = client.get_experiment_by_name(settings.tracking.experiment_name)
+    runs = client.search_runs([experiment.experiment_id]) if experiment else []
+    verdicts = [json.loads(run.data.tags.get(tags.QUALITY_GATE, "{}")) for run in runs]
+    if not any(verdict and not verdict.get("passed") for verdict in verdicts):
         next_step(
-            f"the champion's training run (version {champion}) has no passed quality gate: "
-            "run `make train` so the Evidently gate checks the data first"
+            "the quality gate has not stopped a training run yet: tighten quality.max_fraud_rate "
+            "below the data's rate and run `make train` (week 7, exercise 1), then restore it"
+        )
+
+
+def test_a_monitoring_run_found_drift(settings: Settings) -> None:
+    folder = settings.resolve(settings.paths.reports_dir) / "monitoring"
+    summaries = sorted(folder.glob("*/summary.json")) if folder.is_dir() else []
+    if not any(json.loads(path.read_text()).get("failed_tests") for path in summaries):
+        next_step(
+            "no monitoring run has found drift yet: lower a drift threshold below the noise and "
+            "run `make monitor` (week 7, exercise 3), or shift the data (week 8, exercise 2)"
         )
 
 

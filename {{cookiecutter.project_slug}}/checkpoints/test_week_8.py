@@ -1,4 +1,4 @@
-"""Week 8: the champion's release evidence, complete and up to date."""
+"""Week 8: a champion that drift retrained, and its release evidence, complete and up to date."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 from checkpoints.conftest import next_step
 from {{ cookiecutter.package_name }}.governance.evidence import evidence_folder
+from {{ cookiecutter.package_name }}.model import registry, tags
 from {{ cookiecutter.package_name }}.settings import Settings
 
 SECTIONS = (
@@ -61,4 +62,15 @@ def test_the_champion_s_release_evidence_is_complete(settings: Settings, champio
         next_step(
             f"the evidence of version {champion} records no monitoring yet: run `make monitor` "
             "(it refreshes the evidence)"
+        )
+
+
+def test_the_champion_was_trained_because_of_drift(settings: Settings, champion: str) -> None:
+    record = registry.version_record(settings, champion)
+    trigger = json.loads(record.tags.get(tags.RETRAINING_TRIGGER, "{}"))
+    if not trigger.get("failed_tests"):
+        next_step(
+            f"the champion (version {champion}) was not trained because of drift (its trigger: "
+            f"{trigger.get('reason', 'none')}): run week 8, exercise 2, and approve the retrained "
+            "version if the gate staged it"
         )
