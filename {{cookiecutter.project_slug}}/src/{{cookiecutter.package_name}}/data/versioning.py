@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import subprocess
 import sys
 from pathlib import Path
@@ -32,8 +33,14 @@ def configure_remote(settings: Workspace) -> str:
     .dvc/, so the configuration stays valid wherever the project is cloned).
     """
     url = settings.storage.remote_url
-    dvc(settings, "remote", "add", "--default", "--force", REMOTE_NAME, url)
-    dvc(settings, "remote", "modify", REMOTE_NAME, "verify", "true")
+    # `make serve` and `make predict-example`, started together, both run this: one at a time,
+    # or one process reads the remote between the other's two writes (no url yet) and fails.
+    scratch = settings.project_root / ".dvc" / "tmp"  # DVC's own git-ignored scratch folder
+    scratch.mkdir(parents=True, exist_ok=True)
+    with (scratch / "remote.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        dvc(settings, "remote", "add", "--default", "--force", REMOTE_NAME, url)
+        dvc(settings, "remote", "modify", REMOTE_NAME, "verify", "true")
     return url
 
 
