@@ -30,13 +30,15 @@ def shadowed_names(answers: dict) -> set[str]:
     return set(answers["_reserved_package_names"]) | set(sys.stdlib_module_names)
 
 
-def template_dir(answers: dict) -> Path:
-    """The template's folder, absolute.
+def template_dir(answers: dict) -> Path | None:
+    """The template's folder, absolute; None when the caller does not say (cruft, for one).
 
     Cookiecutter keeps a local template's path as it was typed (`.` for `cookiecutter .`) and runs
     hooks from inside that folder: on Linux, this hook's parent process is there; elsewhere the
     shell's PWD says where cookiecutter started.
     """
+    if "_repo_dir" not in answers:
+        return None
     folder = Path(answers["_repo_dir"])
     if folder.is_absolute():
         return folder
@@ -51,9 +53,10 @@ def menus(answers: dict) -> dict[str, list[str]]:
 
     Cookiecutter's menus accept only these, but a replay file someone edited is not checked.
     """
-    context_file = template_dir(answers) / "cookiecutter.json"
-    if not context_file.is_file():
+    folder = template_dir(answers)
+    if folder is None or not (folder / "cookiecutter.json").is_file():
         return {}
+    context_file = folder / "cookiecutter.json"
     context = json.loads(context_file.read_text())
     return {
         name: values
@@ -95,20 +98,26 @@ def first_error(answers: dict) -> str | None:
     return None
 
 
-def replay_file(answers: dict) -> Path:
+def replay_file(answers: dict) -> Path | None:
     """Where cookiecutter saved these answers (it writes them before this hook runs)."""
+    folder_of_template = template_dir(answers)
+    if folder_of_template is None:
+        return None
     try:
         from cookiecutter.config import get_user_config
 
         folder = get_user_config()["replay_dir"]
     except (ImportError, KeyError):
         folder = DEFAULT_REPLAY_DIR
-    return Path(folder).expanduser() / f"{template_dir(answers).name}.json"
+    return Path(folder).expanduser() / f"{folder_of_template.name}.json"
 
 
 def rerun_hint(answers: dict) -> str:
     """How to bake again with every answer kept: edit the one that was wrong in the replay file."""
-    replay = shlex.quote(str(replay_file(answers)))
+    saved = replay_file(answers)
+    if saved is None:
+        return "Correct that answer and run the same command again."
+    replay = shlex.quote(str(saved))
     output_dir = shlex.quote(answers["_output_dir"])
     template = shlex.quote(answers["_template"])
     return (

@@ -42,6 +42,8 @@ LOCAL_WORKFLOW = (
     "predict-example",
     "kfp-compile",
     "checkpoint",
+    "homework",
+    "capstone",
 )
 # What each week's checkpoint says after a bare `make demo`: one line per check it fails.
 AFTER_BARE_DEMO = {
@@ -242,6 +244,45 @@ def test_every_checkpoint_passes_after_the_weeks_exercises(learner: Path) -> Non
     for week in range(1, 9):
         output = ok(learner, "checkpoint", f"WEEK={week}")
         assert re.search(r"\d+ passed", output), output[-1000:]
+
+
+def test_homework_accepts_right_answers_and_names_a_wrong_one_and_the_capstone_adds_up(
+    learner: Path,
+) -> None:
+    first = make(learner, "homework", "WEEK=1")
+    assert first.returncode != 0 and "wrote homework/week-1.yaml" in first.stdout, first.stdout
+    sheet = (learner / "homework" / "week-1.yaml").read_text()
+    assert "How many rows does data/raw/transactions.parquet hold?" in sheet
+    assert "transactions: null" in sheet and 'reflection: ""' in sheet
+    compute = (
+        "import json; from checkpoints.homework import QUESTIONS; "
+        "from fraud_detection.settings import load_settings; s = load_settings(); "
+        "print(json.dumps({w: {q.key: q.answer(s) for q in qs} for w, qs in QUESTIONS.items()}))"
+    )
+    computed = subprocess.run(
+        [sys.executable, "-c", compute], cwd=learner, capture_output=True, text=True, check=True
+    )
+    reflection = " ".join(["I would first compare the data hashes and the commit."] * 4)
+    for week, right in json.loads(computed.stdout).items():
+        assert 3 <= len(right) <= 5
+        sheet_file = learner / "homework" / f"week-{week}.yaml"
+        key, value = next(iter(right.items()))
+        wrong = value + 7 if isinstance(value, float) else f"{value}x"
+        sheet_file.write_text(yaml.safe_dump({**right, key: wrong, "reflection": reflection}))
+        rejected = make(learner, "homework", f"WEEK={week}")
+        assert rejected.returncode != 0, rejected.stdout
+        assert f"NO  {key}: off" in rejected.stdout, rejected.stdout
+        assert f": {value}" not in rejected.stdout, "the checker must not reveal the answer"
+        sheet_file.write_text(yaml.safe_dump({**right, "reflection": "too short"}))
+        short = make(learner, "homework", f"WEEK={week}")
+        assert short.returncode != 0 and "NO  reflection: 2 words" in short.stdout
+        sheet_file.write_text(yaml.safe_dump({**right, "reflection": reflection}))
+        accepted = make(learner, "homework", f"WEEK={week}")
+        assert accepted.returncode == 0, accepted.stdout[-2000:]
+    capstone = make(learner, "capstone")
+    assert capstone.returncode == 0, capstone.stdout[-3000:]
+    assert "total 18/18 by command" in capstone.stdout
+    assert "2/2  Homework" in capstone.stdout and "(needs a reviewer)" in capstone.stdout
 
 
 @contextmanager
