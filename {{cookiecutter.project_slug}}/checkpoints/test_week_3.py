@@ -15,16 +15,9 @@ TUNABLE = ("max_depth", "learning_rate", "n_estimators", "subsample", "colsample
 def test_a_tracked_run_has_params_metrics_and_parameters_you_chose(
     settings: Settings,
 ) -> None:
-    client = registry.mlflow_client(settings)
-    experiment = client.get_experiment_by_name(settings.tracking.experiment_name)
-    if experiment is None:
-        next_step(
-            f"MLflow has no experiment {settings.tracking.experiment_name!r}: run `make train`"
-        )
-    runs = client.search_runs([experiment.experiment_id])
     complete = [
         run
-        for run in runs
+        for run in registry.training_runs(settings)
         if run.data.params.keys() >= PARAMS and run.data.metrics.keys() >= METRICS
     ]
     if not complete:
@@ -35,9 +28,8 @@ def test_a_tracked_run_has_params_metrics_and_parameters_you_chose(
     defaults = ModelSettings().model_dump()
     experiments = [
         run
-        for run in runs
-        if run.data.metrics.keys() >= METRICS
-        and any(
+        for run in complete
+        if any(
             name in run.data.params and run.data.params[name] != str(defaults[name])
             for name in TUNABLE
         )

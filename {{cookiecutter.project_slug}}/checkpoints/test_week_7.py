@@ -10,9 +10,7 @@ from {{ cookiecutter.package_name }}.settings import Settings
 
 
 def test_the_quality_gate_stopped_a_training_run(settings: Settings) -> None:
-    client = registry.mlflow_client(settings)
-    experiment = client.get_experiment_by_name(settings.tracking.experiment_name)
-    runs = client.search_runs([experiment.experiment_id]) if experiment else []
+    runs = registry.training_runs(settings)
     verdicts = [json.loads(run.data.tags.get(tags.QUALITY_GATE, "{}")) for run in runs]
     if not any(verdict and not verdict.get("passed") for verdict in verdicts):
         next_step(

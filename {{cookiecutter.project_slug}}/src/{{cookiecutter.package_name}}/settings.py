@@ -113,10 +113,15 @@ class DataSettings(Section):
         return self.source == "synthetic"
 
     @property
+    def source_suffix(self) -> str:
+        """The end of the source's name that says its format, e.g. `.csv.gz`."""
+        name = self.source.lower()
+        return next(suffix for suffix in SOURCE_FORMATS if name.endswith(suffix))
+
+    @property
     def source_format(self) -> str:
         """`csv` or `parquet`, from the end of the source's name."""
-        name = self.source.lower().rstrip("/")
-        return next(kind for suffix, kind in SOURCE_FORMATS.items() if name.endswith(suffix))
+        return SOURCE_FORMATS[self.source_suffix]
 
     @model_validator(mode="after")
     def _source_is_readable(self) -> DataSettings:

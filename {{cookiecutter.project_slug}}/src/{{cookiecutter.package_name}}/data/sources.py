@@ -24,16 +24,14 @@ from {{ cookiecutter.package_name }}.data.importer import (
     summarise,
 )
 from {{ cookiecutter.package_name }}.data.versioning import dvc
-from {{ cookiecutter.package_name }}.settings import SOURCE_FORMATS, DataSettings, Settings, Workspace
+from {{ cookiecutter.package_name }}.settings import DataSettings, Settings, Workspace
 
 COPY_NAME = "transactions"
 
 
 def source_copy(workspace: Workspace, data: DataSettings) -> Path:
     """Where DVC keeps its copy of the source: data/source/transactions.<the source's suffix>."""
-    name = data.source.lower()
-    suffix = next(suffix for suffix in SOURCE_FORMATS if name.endswith(suffix))
-    return DataFiles.of(workspace).source_folder / f"{COPY_NAME}{suffix}"
+    return DataFiles.of(workspace).source_folder / f"{COPY_NAME}{data.source_suffix}"
 
 
 def fetch_source(settings: Settings) -> str:

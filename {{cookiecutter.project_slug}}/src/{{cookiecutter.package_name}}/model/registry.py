@@ -21,6 +21,7 @@ from {{ cookiecutter.package_name }}.settings import Workspace
 
 if TYPE_CHECKING:
     from mlflow import MlflowClient
+    from mlflow.entities import Run
 
 CHAMPION = "champion"
 STAGING = "staging"
@@ -43,6 +44,13 @@ def mlflow_client(settings: Workspace) -> MlflowClient:
 def monitoring_experiment(settings: Workspace) -> str:
     """The experiment the monitoring runs go to, beside the training one."""
     return f"{settings.tracking.experiment_name}-monitoring"
+
+
+def training_runs(settings: Workspace) -> list[Run]:
+    """Every run of the training experiment, any status; none before the first training."""
+    client = mlflow_client(settings)
+    experiment = client.get_experiment_by_name(settings.tracking.experiment_name)
+    return list(client.search_runs([experiment.experiment_id])) if experiment else []
 
 
 def ensure_experiment(settings: Workspace, name: str | None = None) -> str:
