@@ -152,6 +152,8 @@ def expected_files(answers: dict[str, str]) -> set[str]:
         "deploy/k8s/components/alerts/prometheusrule.yaml",
         "deploy/k8s/overlays/gpu/gpu.yaml",
         "deploy/k8s/overlays/gpu/kustomization.yaml",
+        "deploy/k8s/overlays/lab/kustomization.yaml",
+        "docs/incidents/TEMPLATE.md",
         "docs/kubeflow.md",
         "docs/monitoring.md",
         "docs/own-data.md",

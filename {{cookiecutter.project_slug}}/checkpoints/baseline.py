@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 # The model inputs of an unchanged bake (features/request_time.py model_columns with the default
-# windows); tests/unit/test_checkpoint_baseline.py keeps this list equal to the code's.
+# windows); the template's tests/test_learning_path.py keeps this list equal to the code's.
 DEFAULT_MODEL_INPUTS = frozenset(
     {
         "amount",

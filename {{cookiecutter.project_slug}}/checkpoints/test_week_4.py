@@ -1,4 +1,4 @@
-"""Week 4: your own gate rule and its unit test, a rejected challenger, a person's rollback."""
+"""Week 4: your gate rule and its test, a rejected challenger, a second approver, a rollback."""
 
 from __future__ import annotations
 
@@ -56,4 +56,24 @@ def test_the_gate_rejected_a_challenger(settings: Settings) -> None:
             "the registry's audit history holds no rejected challenger: set model.max_depth: 1 and "
             "model.n_estimators: 1 in params.yaml, run `make train` (the gate rejects the "
             "worse model and the champion stays), then restore both values"
+        )
+
+
+def test_a_second_person_approved_a_staged_version(settings: Settings) -> None:
+    if not settings.governance.distinct_approver:
+        next_step(
+            "governance.distinct_approver is off: one person can train and approve a model. Set "
+            "it to true in params.yaml and commit (week 4, exercise 5)"
+        )
+    events = history(settings)
+    staged = {event.to_version for event in events if event.action == "stage"}
+    if not any(
+        event.action == "promote" and event.four_eyes and event.to_version in staged
+        for event in events
+    ):
+        next_step(
+            "no staged version was approved under governance.distinct_approver: `make train` "
+            "until the gate stages a version, then have a colleague (not who trained it) run "
+            "`.venv/bin/{{ cookiecutter.project_slug }} promote --version staging --approver "
+            "<them> --reason <why>` (week 4, exercise 5)"
         )

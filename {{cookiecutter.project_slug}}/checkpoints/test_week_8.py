@@ -1,12 +1,17 @@
-"""Week 8: a champion that drift retrained, and its release evidence, complete and up to date."""
+"""Week 8: a champion that drift retrained, its evidence and model card, an incident drill."""
 
 from __future__ import annotations
 
+import ast
 import json
+import re
+from pathlib import Path
 from typing import Any
 
+from checkpoints.baseline import file_at_bake
 from checkpoints.conftest import next_step
 from {{ cookiecutter.package_name }}.governance.evidence import evidence_folder
+from {{ cookiecutter.package_name }}.governance.promotion import history
 from {{ cookiecutter.package_name }}.model import registry, tags
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -25,6 +30,9 @@ SECTIONS = (
     "fairness",
     "explanations",
 )
+EVIDENCE_CODE = "src/{{ cookiecutter.package_name }}/governance/evidence.py"
+INCIDENTS = Path("docs") / "incidents"
+MIN_SECTION_WORDS = 5
 
 
 def blank_fields(value: Any, path: str) -> list[str]:
@@ -73,4 +81,86 @@ def test_the_champion_was_trained_because_of_drift(settings: Settings, champion:
             f"the champion (version {champion}) was not trained because of drift (its trigger: "
             f"{trigger.get('reason', 'none')}): run week 8, exercise 2, and approve the retrained "
             "version if the gate staged it"
+        )
+
+
+def baked_limitations(source: str | None) -> set[str]:
+    """The model card's LIMITATIONS as the bake wrote them (empty when it cannot be read)."""
+    for node in ast.walk(ast.parse(source or "")):
+        if isinstance(node, ast.Assign) and any(
+            isinstance(target, ast.Name) and target.id == "LIMITATIONS" for target in node.targets
+        ):
+            return set(ast.literal_eval(node.value))
+    return set()
+
+
+def test_the_champion_s_model_card_carries_a_limitation_you_added(
+    settings: Settings, champion: str, bake_commit: str
+) -> None:
+    baked = baked_limitations(file_at_bake(settings.project_root, bake_commit, EVIDENCE_CODE))
+    record = evidence_folder(settings, champion) / "evidence.json"
+    card = json.loads(record.read_text())["model_card"] if record.is_file() else {}
+    if not set(card.get("limitations", [])) - baked:
+        next_step(
+            f"the model card of the champion (version {champion}) lists only the baked "
+            f"limitations: add your own to LIMITATIONS in {EVIDENCE_CODE}, then rebuild the "
+            "champion's evidence (week 8, exercise 3)"
+        )
+
+
+def sections(text: str) -> dict[str, str]:
+    """A Markdown page's `## ` sections: heading -> body, HTML comments (the prompts) removed."""
+    parts = re.split(r"^## +(.+)$", re.sub(r"<!--.*?-->", "", text, flags=re.S), flags=re.M)
+    pairs = zip(parts[1::2], parts[2::2], strict=True)
+    return {heading.strip(): body.strip() for heading, body in pairs}
+
+
+def test_an_incident_drill_shipped_a_worse_model_rolled_it_back_and_wrote_it_up(
+    settings: Settings,
+) -> None:
+    events = history(settings)
+    shipped = [
+        event
+        for event in events
+        if event.action == "promote"
+        and any(reason.startswith("did not pass the gate") for reason in event.overridden)
+    ]
+    rolled_back = [
+        str(shipment.to_version)
+        for shipment in shipped
+        if any(
+            event.action == "rollback"
+            and event.from_version == shipment.to_version
+            and event.when > shipment.when
+            for event in events
+        )
+    ]
+    if not rolled_back:
+        next_step(
+            "the registry holds no incident drill: promote a version the gate rejected with "
+            "--override, find it in `make models`, then `rollback` (week 8, exercise 4)"
+        )
+    folder = settings.project_root / INCIDENTS
+    template = sections((folder / "TEMPLATE.md").read_text())
+    reports = [path for path in sorted(folder.glob("*.md")) if path.name != "TEMPLATE.md"]
+    versions = "|".join(rolled_back)
+    named = [
+        path
+        for path in reports
+        if re.search(rf"\b(?:v|version )(?:{versions})\b", path.read_text())
+    ]
+    if not named:
+        next_step(
+            f"no post-mortem in {INCIDENTS}/ names the version you rolled back "
+            f"({', '.join('v' + v for v in rolled_back)}): copy TEMPLATE.md to "
+            f"{INCIDENTS}/<date>-<what>.md and fill it in"
+        )
+    written = sections(named[-1].read_text())
+    thin = [
+        heading for heading in template if len(written.get(heading, "").split()) < MIN_SECTION_WORDS
+    ]
+    if thin:
+        next_step(
+            f"the post-mortem {named[-1].name} has missing or empty sections {thin}: a few "
+            "sentences each, for the next person on call"
         )

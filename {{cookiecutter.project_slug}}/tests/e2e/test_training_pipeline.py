@@ -99,10 +99,14 @@ def test_a_passing_model_waits_in_staging_until_a_person_approves_it(project: Pa
     own = run(project, CLI, "promote", "--version", "2", *approval(trainer), env=strict)
     assert own.returncode == 1
     assert f"{trainer} ran the training of version 2" in own.stderr
-    approved = ok(run(project, CLI, "promote", "--version", "staging", *approval("alice")))
+    approved = ok(
+        run(project, CLI, "promote", "--version", "staging", *approval("alice"), env=strict)
+    )
     assert "version 2 is the champion (was 1), approved by alice" in approved
     assert sorted(models(project)["2"]["aliases"]) == ["challenger", "champion"]
     assert moves(project)[-1] == ("promote", "alice", "1", "2")
+    assert history(project)[-1]["four_eyes"] is True  # the rule held when alice approved
+    assert history(project)[1]["four_eyes"] is False  # the first approval had no such rule
 
 
 def test_worse_model_is_rejected_and_only_an_override_promotes_it(project: Path) -> None:

@@ -101,6 +101,11 @@ def test_send_posts_the_request_with_the_api_key(service_port: int) -> None:
     assert answer == {"path": "/predict", "echo": {"amount": 3}}
 
 
+def test_send_with_explain_asks_for_the_reasons(service_port: int) -> None:
+    answer = request_prediction(b"{}", port=service_port, api_key=SecretStr("secret"), explain=True)
+    assert answer["path"] == "/predict?explain=true"
+
+
 def test_an_http_error_becomes_one_line_with_the_status_and_body(service_port: int) -> None:
     with pytest.raises(RuntimeError) as raised:
         request_prediction(b"{}", port=service_port)

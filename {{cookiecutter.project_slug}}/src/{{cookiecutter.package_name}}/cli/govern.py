@@ -84,8 +84,10 @@ def audit(
     for event in events:
         move = f"{event.from_version or '-'} -> {event.to_version or '-'}"
         overridden = f" [overridden: {', '.join(event.overridden)}]" if event.overridden else ""
+        four_eyes = " [four eyes]" if event.four_eyes else ""
         typer.echo(
             f"{event.when}  {event.action:<8} {move:<10} {event.who}: {event.why}{overridden}"
+            f"{four_eyes}"
         )
 
 

@@ -60,15 +60,20 @@ def send(
     wait: Annotated[
         float, typer.Option(help="Seconds to wait for /readyz first (a service just started).")
     ] = 0,
+    explain: Annotated[
+        bool, typer.Option("--explain", help="Ask for the reasons: the largest contributions.")
+    ] = False,
 ) -> None:
     """Send a request to the running service (with the API key, if one is set) and print the answer.
 
-    Example: {{ cookiecutter.project_slug }} send examples/predict_request.json --wait 60
+    Example: {{ cookiecutter.project_slug }} send examples/predict_request.json --explain
     """
     from {{ cookiecutter.package_name }}.serving.client import request_prediction
 
     api_key = load_settings().serving.api_key
-    answer = request_prediction(request.read_bytes(), port=port, api_key=api_key, wait_s=wait)
+    answer = request_prediction(
+        request.read_bytes(), port=port, api_key=api_key, wait_s=wait, explain=explain
+    )
     typer.echo(json.dumps(answer, indent=2))
 
 

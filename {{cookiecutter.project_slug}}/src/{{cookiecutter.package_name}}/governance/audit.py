@@ -26,7 +26,9 @@ logger = logging.getLogger(__name__)
 class AuditEvent:
     """One move (stage, promote, reject, rollback) by `who`, from one version to another.
 
-    `overridden` names the refusals an approver chose to override (empty when none).
+    `overridden` names the refusals an approver chose to override (empty when none);
+    `four_eyes` says the approval was made under `governance.distinct_approver`, so the approver
+    was checked not to be who trained the version.
     """
 
     action: str
@@ -36,6 +38,7 @@ class AuditEvent:
     why: str
     when: str = ""
     overridden: list[str] = field(default_factory=list)
+    four_eyes: bool = False
 
     def stamped(self) -> AuditEvent:
         """The event with the current UTC time."""

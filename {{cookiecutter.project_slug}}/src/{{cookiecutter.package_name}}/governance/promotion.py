@@ -128,7 +128,15 @@ def approve(
             f"version {version} {'; '.join(exceptions)}: fix that, or promote with --override "
             "to record the exception"
         )
-    event = AuditEvent("promote", approver, champion, version, reason, overridden=exceptions)
+    event = AuditEvent(
+        "promote",
+        approver,
+        champion,
+        version,
+        reason,
+        overridden=exceptions,
+        four_eyes=governance.distinct_approver,
+    )
     moved = move_champion(workspace, version, champion, event)
     if registry.alias_version(workspace, registry.STAGING) == version:
         registry.delete_alias(workspace, registry.STAGING)  # staged means awaiting approval
