@@ -348,7 +348,7 @@ def test_homework_accepts_right_answers_and_names_a_wrong_one_and_the_capstone_a
     sheet = (learner / "homework" / "week-1.yaml").read_text()
     assert "How many rows does data/raw/transactions.parquet hold?" in sheet
     assert "transactions: null" in sheet and 'reflection: ""' in sheet
-    # Each week's sheet three ways (one answer off, a short reflection, all right), graded by the
+    # Each week's sheet graded with each answer off in turn, a short reflection, all right, by the
     # checker `make homework` runs, in one process: the answers come from the project itself.
     reflection = " ".join(["I would first compare the data hashes and the commit."] * 4)
     grade_every_week = f"""
@@ -361,13 +361,16 @@ def graded(week, sheet):
     with contextlib.redirect_stdout(io.StringIO()) as said:
         code = main([str(week)])
     return code, said.getvalue()
+def off(value):
+    return value + 7 if isinstance(value, float) else f"{{value}}x"
 for week, questions in QUESTIONS.items():
     right = {{q.key: q.answer(settings) for q in questions}}
-    key, value = next(iter(right.items()))
-    wrong = value + 7 if isinstance(value, float) else f"{{value}}x"
     results[week] = {{
-        "right": right, "key": key, "value": value,
-        "wrong": graded(week, {{**right, key: wrong, "reflection": {reflection!r}}}),
+        "right": right,
+        "wrong": {{
+            key: graded(week, {{**right, key: off(value), "reflection": {reflection!r}}})
+            for key, value in right.items()
+        }},
         "short": graded(week, {{**right, "reflection": "too short"}}),
         "accepted": graded(week, {{**right, "reflection": {reflection!r}}}),
     }}
@@ -379,12 +382,14 @@ print(json.dumps(results))
     assert graded.returncode == 0, graded.stderr[-3000:]
     results = json.loads(graded.stdout.splitlines()[-1])
     assert sorted(results) == [str(week) for week in range(1, 9)]
+    assert "weak_model_recall" in results["3"]["right"]  # after a stated parameter change
     for week, result in results.items():
         assert 3 <= len(result["right"]) <= 5, week
-        key, value = result["key"], result["value"]
-        (code, said), (short_code, short) = result["wrong"], result["short"]
-        assert code != 0 and f"NO  {key}: off" in said, (week, said)
-        assert f": {value}" not in said, "the checker must not reveal the answer"
+        for key, (code, said) in result["wrong"].items():  # every answer, off in turn
+            assert code != 0 and f"NO  {key}: off" in said, (week, said)
+            assert said.count("NO ") == 1, (week, key, said)
+            assert f": {result['right'][key]}" not in said, "the checker must not reveal it"
+        short_code, short = result["short"]
         assert short_code != 0 and "NO  reflection: 2 words" in short, (week, short)
         assert result["accepted"][0] == 0, (week, result["accepted"][1][-2000:])
     accepted = make(learner, "homework", "WEEK=8")

@@ -24,6 +24,8 @@ from {{ cookiecutter.package_name }}.governance.lineage import dvc_data_hashes
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
 MIN_REFLECTION_WORDS = 30
+# The stated parameter change of week 3's last question: one tree of depth one.
+WEAK_MODEL = ("model.max_depth=1", "model.n_estimators=1")
 Answer = float | str
 
 
@@ -90,6 +92,20 @@ def _training_runs(settings: Settings) -> float:
     from {{ cookiecutter.package_name }}.model import registry
 
     return float(len(registry.training_runs(settings)))
+
+
+def _metric_after(settings: Settings, overrides: tuple[str, ...], metric: str) -> float:
+    """A metric of the newest version trained with exactly these `--set` overrides."""
+    from {{ cookiecutter.package_name }}.model import registry, tags
+
+    trained = [
+        info
+        for info in registry.list_versions(settings)
+        if sorted(json.loads(info.tags.get(tags.RUN_OVERRIDES, "[]"))) == sorted(overrides)
+    ]
+    if not trained:
+        raise LookupError(f"no version was trained with --set {' --set '.join(overrides)}")
+    return float(max(trained, key=lambda info: int(info.version)).metrics[metric])
 
 
 def _events(settings: Settings, action: str) -> float:
@@ -220,6 +236,14 @@ QUESTIONS: dict[int, tuple[Question, ...]] = {
             "How many boosting rounds did the champion keep after early stopping?",
             "the champion's run in MLflow, params",
             lambda s: float(_champion_run(s).data.params["boosting_rounds"]),
+        ),
+        Question(
+            "weak_model_recall",
+            f"Train once with `--set {' --set '.join(WEAK_MODEL)}` (week 4, exercise 1). What "
+            "recall did that version reach at its shipped threshold, to 3 decimals?",
+            "`make models` (or that version's run in MLflow, metrics)",
+            lambda s: _metric_after(s, WEAK_MODEL, "recall"),
+            tolerance=0.0005,
         ),
     ),
     4: (
