@@ -116,7 +116,7 @@ def sections(text: str) -> dict[str, str]:
 
 
 def test_an_incident_drill_shipped_a_worse_model_rolled_it_back_and_wrote_it_up(
-    settings: Settings,
+    settings: Settings, bake_commit: str
 ) -> None:
     events = history(settings)
     shipped = [
@@ -141,7 +141,9 @@ def test_an_incident_drill_shipped_a_worse_model_rolled_it_back_and_wrote_it_up(
             "--override, find it in `make models`, then `rollback` (week 8, exercise 4)"
         )
     folder = settings.project_root / INCIDENTS
-    template = sections((folder / "TEMPLATE.md").read_text())
+    # The sections the bake's template asks for, whatever became of the copy in the project.
+    baked = file_at_bake(settings.project_root, bake_commit, f"{INCIDENTS}/TEMPLATE.md")
+    template = sections(baked or "")
     reports = [path for path in sorted(folder.glob("*.md")) if path.name != "TEMPLATE.md"]
     versions = "|".join(rolled_back)
     named = [
