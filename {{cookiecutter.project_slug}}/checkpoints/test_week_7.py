@@ -42,7 +42,7 @@ def test_the_fairness_gate_rejected_a_version(settings: Settings) -> None:
     if not any(v.startswith("failed") and "gate.fairness." in v for v in verdicts):
         next_step(
             "no version was rejected by the fairness gate yet: train once with "
-            "`--set gate.fairness.max_recall_difference=0 --set gate.fairness.min_z=0` and read "
+            "`--set gate.fairness.max_fpr_difference=0 --set gate.fairness.min_z=0` and read "
             "which groups it names (week 7, exercise 4)"
         )
 
