@@ -11,6 +11,8 @@ from typing import NoReturn
 import pytest
 
 from checkpoints.baseline import NoBaseline, first_commit
+from {{ cookiecutter.package_name }}.governance.audit import AuditEvent
+from {{ cookiecutter.package_name }}.governance.promotion import history
 from {{ cookiecutter.package_name }}.model import registry
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 
@@ -46,3 +48,9 @@ def bake_commit(settings: Settings) -> str:
         return first_commit(settings.project_root)
     except NoBaseline as missing:
         next_step(str(missing))
+
+
+@pytest.fixture(scope="session")
+def audit_history(settings: Settings) -> list[AuditEvent]:
+    """Every stage move the registry keeps, oldest first: read once for all the checks."""
+    return history(settings)

@@ -6,7 +6,7 @@ import yaml
 
 from checkpoints.baseline import changed_since_bake, file_at_bake
 from checkpoints.conftest import next_step
-from {{ cookiecutter.package_name }}.governance.promotion import history
+from {{ cookiecutter.package_name }}.governance.audit import AuditEvent
 from {{ cookiecutter.package_name }}.settings import Settings
 
 GATE_CODE = "src/{{ cookiecutter.package_name }}/model/gate.py"
@@ -39,8 +39,8 @@ def test_you_changed_a_gate_rule_and_wrote_a_unit_test_for_it(
         )
 
 
-def test_a_person_rolled_the_champion_back(settings: Settings) -> None:
-    rollbacks = [e for e in history(settings) if e.action == "rollback" and e.who != "gate"]
+def test_a_person_rolled_the_champion_back(audit_history: list[AuditEvent]) -> None:
+    rollbacks = [e for e in audit_history if e.action == "rollback" and e.who != "gate"]
     if not rollbacks:
         next_step(
             "the registry records no rollback: after a second champion, run `.venv/bin/"
@@ -49,8 +49,8 @@ def test_a_person_rolled_the_champion_back(settings: Settings) -> None:
         )
 
 
-def test_the_gate_rejected_a_challenger(settings: Settings) -> None:
-    rejected = [event for event in history(settings) if event.action == "reject"]
+def test_the_gate_rejected_a_challenger(audit_history: list[AuditEvent]) -> None:
+    rejected = [event for event in audit_history if event.action == "reject"]
     if not rejected:
         next_step(
             "the registry's audit history holds no rejected challenger: set model.max_depth: 1 and "
@@ -59,17 +59,18 @@ def test_the_gate_rejected_a_challenger(settings: Settings) -> None:
         )
 
 
-def test_a_second_person_approved_a_staged_version(settings: Settings) -> None:
+def test_a_second_person_approved_a_staged_version(
+    settings: Settings, audit_history: list[AuditEvent]
+) -> None:
     if not settings.governance.distinct_approver:
         next_step(
             "governance.distinct_approver is off: one person can train and approve a model. Set "
             "it to true in params.yaml and commit (week 4, exercise 5)"
         )
-    events = history(settings)
-    staged = {event.to_version for event in events if event.action == "stage"}
+    staged = {event.to_version for event in audit_history if event.action == "stage"}
     if not any(
         event.action == "promote" and event.four_eyes and event.to_version in staged
-        for event in events
+        for event in audit_history
     ):
         next_step(
             "no staged version was approved under governance.distinct_approver: `make train` "

@@ -33,7 +33,7 @@ def kubectl_path() -> str:
 
 def rollout_revisions(history: str) -> int:
     """How many revisions `kubectl rollout history` lists (its rows start with the number)."""
-    return sum(1 for line in history.splitlines() if line.split()[:1] and line.split()[0].isdigit())
+    return sum(1 for line in history.splitlines() if (line.split() or [""])[0].isdigit())
 
 
 def test_you_changed_the_resources_or_added_an_overlay_and_every_overlay_renders(
@@ -94,8 +94,9 @@ def test_optional_lab_rolled_a_new_bento_out_and_back() -> None:
             f"{LAB_NAMESPACE} has no {LAB_DEPLOYMENT}: apply the lab overlay (week 6, optional "
             f"lab, step 3): {history.stderr.strip()}"
         )
-    if rollout_revisions(history.stdout) < LAB_REVISIONS:
+    revisions = rollout_revisions(history.stdout)
+    if revisions < LAB_REVISIONS:
         next_step(
-            f"{LAB_DEPLOYMENT} has {rollout_revisions(history.stdout)} revisions: roll out a "
+            f"{LAB_DEPLOYMENT} has {revisions} revisions: roll out a "
             "second Bento, then `kubectl rollout undo` it (week 6, optional lab, steps 4-5)"
         )

@@ -10,8 +10,8 @@ from typing import Any
 
 from checkpoints.baseline import file_at_bake
 from checkpoints.conftest import next_step
+from {{ cookiecutter.package_name }}.governance.audit import AuditEvent
 from {{ cookiecutter.package_name }}.governance.evidence import evidence_folder
-from {{ cookiecutter.package_name }}.governance.promotion import history
 from {{ cookiecutter.package_name }}.model import registry, tags
 from {{ cookiecutter.package_name }}.settings import Settings
 
@@ -116,12 +116,11 @@ def sections(text: str) -> dict[str, str]:
 
 
 def test_an_incident_drill_shipped_a_worse_model_rolled_it_back_and_wrote_it_up(
-    settings: Settings, bake_commit: str
+    settings: Settings, bake_commit: str, audit_history: list[AuditEvent]
 ) -> None:
-    events = history(settings)
     shipped = [
         event
-        for event in events
+        for event in audit_history
         if event.action == "promote"
         and any(reason.startswith("did not pass the gate") for reason in event.overridden)
     ]
@@ -132,7 +131,7 @@ def test_an_incident_drill_shipped_a_worse_model_rolled_it_back_and_wrote_it_up(
             event.action == "rollback"
             and event.from_version == shipment.to_version
             and event.when > shipment.when
-            for event in events
+            for event in audit_history
         )
     ]
     if not rolled_back:
