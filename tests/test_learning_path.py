@@ -230,13 +230,10 @@ def test_every_checkpoint_passes_after_the_weeks_exercises(learner: Path, tmp_pa
     # Week 2, exercise 4: a feature of the learner's own, trained and approved.
     build = learner / "src" / "fraud_detection" / "features" / "build.py"
     code = build.read_text()
+    rule = '        "foreign_share": "t.country IS DISTINCT FROM c.home_country",\n'
+    assert rule in code, "the exercise edits share_conditions() as week 2 shows"
     code = code.replace('"foreign_share")', '"foreign_share", "online_share")').replace(
-        '            "last_transaction_unix": seconds.astype(float),\n',
-        '            "online_share": _running_sum(\n'
-        '                (ordered["channel"].to_numpy() == "online").astype(float), group_start\n'
-        "            )\n"
-        "            / count_so_far,\n"
-        '            "last_transaction_unix": seconds.astype(float),\n',
+        rule, rule + '        "online_share": "t.channel = \'online\'",\n'
     )
     build.write_text(code)
     # Week 4, exercise 5, turned on here: whoever trains a version may not approve it.

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from {{ cookiecutter.package_name }}.data.contract import ContractViolation
 from {{ cookiecutter.package_name }}.data.files import DataFiles
 from {{ cookiecutter.package_name }}.data.sources import write_raw_tables
-from {{ cookiecutter.package_name }}.features import retrieval
 from {{ cookiecutter.package_name }}.features.build import PROFILE_FEATURES, window_features, write_feature_table
-from {{ cookiecutter.package_name }}.features.retrieval import CustomerFeatures, DroppedRowsError
+from {{ cookiecutter.package_name }}.features.retrieval import (
+    CustomerFeatures,
+    DroppedRowsError,
+    write_training_set,
+)
 from {{ cookiecutter.package_name }}.features.store import apply_definitions, materialize, open_store
 from {{ cookiecutter.package_name }}.settings import Settings, load_settings
 from tests.helpers import (
@@ -92,14 +97,74 @@ def test_training_set_keeps_every_label_row_in_order(
     assert (training["days_since_previous"].dropna() > 0).all()
 
 
-def test_training_set_in_customer_chunks_equals_one_join(
-    project: Settings, transactions: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+def test_asof_store_returns_what_feasts_own_duckdb_store_returns(
+    project: Settings, transactions: pd.DataFrame, feature_table: pd.DataFrame
 ) -> None:
-    labels = transactions.sample(600, random_state=2)
-    whole = CustomerFeatures.of(project).training_set(labels)
-    monkeypatch.setattr(retrieval, "CHUNK_ROWS", 100)
-    chunked = CustomerFeatures.of(project).training_set(labels)
-    pd.testing.assert_frame_equal(chunked, whole)
+    from feast.infra.offline_stores.duckdb import DuckDBOfflineStore
+
+    store = open_store(project)
+    assert type(store._get_provider().offline_store).__name__ == "DuckDBAsofOfflineStore"
+    service = store.get_feature_service(project.feast.feature_service)
+    entity_rows = transactions.sample(800, random_state=4)[
+        ["transaction_id", "customer_id", "event_timestamp"]
+    ]
+    # Rows the TTL rules out (nulls, not dropped) and a customer the table does not know.
+    beyond_ttl = entity_rows.head(5).assign(
+        transaction_id=lambda rows: rows["transaction_id"] + 10**8,
+        event_timestamp=lambda rows: rows["event_timestamp"] + timedelta(days=900),
+    )
+    stranger = entity_rows.head(3).assign(
+        transaction_id=lambda rows: rows["transaction_id"] + 2 * 10**8, customer_id=10_000_001
+    )
+    entity_rows = pd.concat([entity_rows, beyond_ttl, stranger], ignore_index=True)
+
+    ours = store.get_historical_features(entity_df=entity_rows, features=service).to_df()
+    refs = [
+        f"{view.name}:{f.name}" for view in service.feature_view_projections for f in view.features
+    ]
+    feasts = DuckDBOfflineStore.get_historical_features(
+        config=store.config,
+        feature_views=[
+            store.get_feature_view(view.name) for view in service.feature_view_projections
+        ],
+        feature_refs=refs,
+        entity_df=entity_rows,
+        registry=store.registry,
+        project=store.project,
+    ).to_df()
+
+    assert list(ours["transaction_id"]) == list(entity_rows["transaction_id"])
+    assert len(feasts) == len(entity_rows)
+    names = feature_names(project)
+    expected = feasts.set_index("transaction_id").loc[ours["transaction_id"], names]
+    pd.testing.assert_frame_equal(
+        ours.set_index("transaction_id")[names], expected, check_dtype=False, rtol=1e-12
+    )
+    assert (
+        ours.set_index("transaction_id").loc[beyond_ttl["transaction_id"], names].isna().all().all()
+    )
+
+
+def test_training_set_file_has_one_row_per_labelled_transaction_and_survives_bad_input(
+    project: Settings, transactions: pd.DataFrame, tmp_path: Path
+) -> None:
+    out = tmp_path / "training_set.parquet"
+    assert write_training_set(project, out) == len(transactions)
+    written = pd.read_parquet(out)
+    assert len(written) == len(transactions)
+    assert written["transaction_id"].is_unique
+    assert list(written["transaction_id"]) == list(transactions["transaction_id"])
+
+    raw = DataFiles.of(project).transactions
+    good = raw.read_bytes()
+    before = out.read_bytes()
+    try:
+        transactions.drop(columns="amount").to_parquet(raw, index=False)
+        with pytest.raises(ContractViolation, match=r"transactions\.amount: missing column"):
+            write_training_set(project, out)
+    finally:
+        raw.write_bytes(good)
+    assert out.read_bytes() == before, "the previous training set must stay intact"
 
 
 def test_transactions_of_one_customer_in_the_same_second_each_keep_their_label(

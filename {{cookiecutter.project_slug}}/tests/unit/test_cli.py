@@ -70,6 +70,7 @@ COMMANDS = {
     "features build",
     "features apply",
     "features online",
+    "features training-set",
     "stack",
     "kfp compile",
     "kfp image",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from {{ cookiecutter.package_name }}.data.contract import ContractViolation
+from {{ cookiecutter.package_name }}.data.contract import TRANSACTIONS, ContractViolation, check_file
 from {{ cookiecutter.package_name }}.data.files import DataFiles
 from {{ cookiecutter.package_name }}.data.sources import write_raw_tables
 from {{ cookiecutter.package_name }}.features.build import write_feature_table
@@ -90,3 +90,21 @@ def test_every_broken_rule_is_listed(built_project: DataFiles) -> None:
         write_feature_table(load_settings())
     assert "transactions.amount" in str(error.value)
     assert "transactions.channel" in str(error.value)
+
+
+def test_a_file_checked_in_batches_still_finds_a_duplicate_across_batches(
+    built_project: DataFiles,
+) -> None:
+    transactions = pd.read_parquet(built_project.transactions)
+    assert check_file(built_project.transactions, TRANSACTIONS, batch_rows=1_000) == len(
+        transactions
+    )
+    last = len(transactions) - 1
+    first_id = int(transactions["transaction_id"].iloc[0])
+    set_value("transaction_id", last, first_id)(transactions).to_parquet(
+        built_project.transactions, index=False
+    )
+    with pytest.raises(
+        ContractViolation, match=rf"transaction_id: values must be unique \(duplicate {first_id}\)"
+    ):
+        check_file(built_project.transactions, TRANSACTIONS, batch_rows=1_000)

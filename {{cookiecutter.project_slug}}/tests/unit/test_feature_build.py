@@ -5,12 +5,14 @@ import pandas as pd
 import pytest
 
 from {{ cookiecutter.package_name }}.data.generate import generate
-from {{ cookiecutter.package_name }}.features.build import STATE_DELAY, build_feature_table, window_features
+from {{ cookiecutter.package_name }}.features.build import STATE_DELAY_MS, build_feature_table, window_features
 from {{ cookiecutter.package_name }}.features.request_time import model_columns, request_time_features
 from {{ cookiecutter.package_name }}.settings import DataSettings, FeatureSettings
+from tests.feature_reference import reference_feature_table
 
 SETTINGS = FeatureSettings(windows_hours=(1, 24), night_hours=(0, 6), ttl_days=30)
 T0 = pd.Timestamp("2026-02-01 10:00", tz="UTC")
+STATE_DELAY = pd.Timedelta(milliseconds=STATE_DELAY_MS)
 
 
 def transactions(rows: list[tuple[int, str, float, str]]) -> pd.DataFrame:
@@ -141,3 +143,40 @@ def test_transactions_at_the_same_moment_leave_one_state_holding_all_of_them() -
     assert seen.loc[5, "txn_count_total"] == 3
     assert seen.loc[5, "amount_sum_24h"] == 130.0
     assert seen.loc[5, "foreign_share"] == pytest.approx(1 / 3)
+
+
+def test_duckdb_table_equals_the_plain_reference_with_ties_sub_seconds_and_unknown_customers() -> (
+    None
+):
+    dataset = generate(DataSettings(n_customers=60, n_transactions=6_000, days=4), seed=5)
+    frame = dataset.transactions
+    rng = np.random.default_rng(0)
+    # Same customer, same second (new ids); part of a second later; a customer with no record.
+    twins = frame.sample(300, random_state=1).assign(
+        transaction_id=lambda rows: rows["transaction_id"] + 10**7
+    )
+    later = frame.sample(400, random_state=2)
+    later = later.assign(
+        transaction_id=later["transaction_id"] + 2 * 10**7,
+        event_timestamp=later["event_timestamp"]
+        + pd.to_timedelta(rng.integers(1, 999, len(later)), unit="ms"),
+    )
+    stranger = frame.head(30).assign(
+        transaction_id=lambda rows: rows["transaction_id"] + 3 * 10**7, customer_id=999_999
+    )
+    frame = pd.concat([frame, twins, later, stranger], ignore_index=True).sample(
+        frac=1.0, random_state=3
+    )
+    settings = FeatureSettings(windows_hours=(1, 24, 168), night_hours=(22, 24), ttl_days=30)
+
+    engine = build_feature_table(frame, dataset.customers, settings)
+    reference = reference_feature_table(frame, dataset.customers, settings)
+
+    assert len(engine) == len(reference)
+    for table in (engine, reference):  # a customer with no record: no home country, one null
+        table["home_country"] = (
+            table["home_country"].astype(object).where(table["home_country"].notna(), None)
+        )
+    pd.testing.assert_frame_equal(
+        engine, reference, check_exact=False, rtol=1e-9, atol=1e-9, check_dtype=False
+    )

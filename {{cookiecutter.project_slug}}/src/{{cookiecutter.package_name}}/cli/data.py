@@ -83,6 +83,22 @@ def features_apply() -> None:
     typer.echo(f"feast apply done; materialized ({done.mode}) up to {done.end.isoformat()}")
 
 
+@features_app.command("training-set")
+def features_training_set(
+    out: Annotated[Path, typer.Option(help="Parquet file to write.")] = Path(
+        "artifacts/training_set.parquet"
+    ),
+) -> None:
+    """Write the point-in-time training set the training pipeline uses, as Parquet.
+
+    Example: {{ cookiecutter.project_slug }} features training-set --out artifacts/training_set.parquet
+    """
+    from {{ cookiecutter.package_name }}.features.retrieval import write_training_set
+
+    rows = write_training_set(load_settings(), out)
+    typer.echo(f"wrote {rows:,} training rows (one per labelled transaction) to {out}")
+
+
 @features_app.command("online")
 def features_online(
     customer_ids: Annotated[list[int], typer.Argument(help="Customer ids to look up.")],

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 import pyarrow as pa_arrow
+import pyarrow.parquet as pq
 from pandera.errors import SchemaErrors
 
 # The only values of the categorical columns. A value's position is its code for the model, so
@@ -129,7 +130,42 @@ def read_table(path: Path, schema: pa.DataFrameSchema) -> pd.DataFrame:
     try:
         frame = pd.read_parquet(path)
     except (OSError, pa_arrow.ArrowInvalid) as error:
-        raise ContractViolation(
-            f"{schema.name}: {path} is empty or not Parquet ({error})"
-        ) from None
+        raise _unreadable(path, schema, error) from None
     return validate(frame, schema)
+
+
+def check_file(path: Path, schema: pa.DataFrameSchema, batch_rows: int = 1_000_000) -> int:
+    """Check a Parquet file against its contract without loading it whole; return its rows.
+
+    The rules run on batches of `batch_rows` rows (memory stays bounded at any size); columns
+    that must be unique are then checked across the whole file by DuckDB. The message is the
+    one `validate` gives: the first batch that breaks a rule stops the check.
+    """
+    import duckdb
+
+    try:
+        batches = pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
+        rows = 0
+        for batch in batches:
+            validate(batch.to_pandas(), schema)
+            rows += batch.num_rows
+    except (OSError, pa_arrow.ArrowInvalid) as error:
+        raise _unreadable(path, schema, error) from None
+    if not rows:
+        validate(pq.read_table(path).to_pandas(), schema)
+    unique = [name for name, column in schema.columns.items() if column.unique]
+    with duckdb.connect() as connection:
+        for column in unique:
+            duplicate = connection.execute(
+                f'SELECT "{column}" FROM read_parquet(?) GROUP BY 1 HAVING count(*) > 1 LIMIT 1',
+                [str(path)],
+            ).fetchone()
+            if duplicate:
+                raise ContractViolation(
+                    f"{schema.name}.{column}: values must be unique (duplicate {duplicate[0]!r})"
+                )
+    return rows
+
+
+def _unreadable(path: Path, schema: pa.DataFrameSchema, error: Exception) -> ContractViolation:
+    return ContractViolation(f"{schema.name}: {path} is empty or not Parquet ({error})")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -103,3 +105,21 @@ def write_atomically(contents: dict[Path, pd.DataFrame | str]) -> None:
     finally:
         for staged_file, _ in staged:
             staged_file.unlink(missing_ok=True)
+
+
+@contextmanager
+def staged(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path` for a writer of its own (DuckDB) to fill.
+
+    It replaces `path` only when the block finishes without an error: a failed write leaves the
+    previous file as it was.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(dir=path.parent, suffix=f"{path.suffix}.tmp")
+    os.close(handle)
+    partial = Path(name)
+    try:
+        yield partial
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)

@@ -5,18 +5,28 @@ it, plus one empty state at signup. A point-in-time join for a transaction at ti
 sees the state after the customer's previous transaction and never the transaction itself, one
 at the same moment, or a later one; the online store, materialised up to now, holds the state
 after the latest one. The same rows feed training and serving, so the two cannot disagree.
+
+The table is one DuckDB query over the Parquet files (window functions and an ASOF JOIN per
+window), written by DuckDB: the history never passes through pandas, so tens of millions of
+transactions build in seconds with memory DuckDB bounds and spills.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from {{ cookiecutter.package_name }}.data.contract import CUSTOMERS, TRANSACTIONS, read_table
-from {{ cookiecutter.package_name }}.data.files import DataFiles, write_atomically
+import duckdb
+
+from {{ cookiecutter.package_name }}.data.contract import CUSTOMERS, TRANSACTIONS, check_file
+from {{ cookiecutter.package_name }}.data.files import DataFiles, staged
 from {{ cookiecutter.package_name }}.settings import FeatureSettings, Settings
 
-STATE_DELAY = pd.Timedelta(milliseconds=1)
+if TYPE_CHECKING:
+    import pandas as pd
+
+STATE_DELAY_MS = 1
+TIME_DTYPE = "datetime64[ns, UTC]"
 # The customer_profile view (feature_repo/definitions.py), with each feature's type. The model
 # reads PROFILE_INPUTS as they are; the other two only feed request-time features.
 PROFILE_INPUTS = ("txn_count_total", "avg_amount", "night_share", "foreign_share")
@@ -35,89 +45,151 @@ def window_features(windows_hours: tuple[int, ...]) -> list[str]:
 def write_feature_table(settings: Settings) -> DataFiles:
     """The DVC `features` stage: check the raw files against their contract, then build.
 
-    A file that breaks the contract stops here, before the feature table is touched.
+    A file that breaks the contract stops here, before the feature table is touched; the new
+    table replaces the old one only once it is completely written.
     """
     files = DataFiles.of(settings)
-    customers = read_table(files.customers, CUSTOMERS)
-    transactions = read_table(files.transactions, TRANSACTIONS)
-    table = build_feature_table(transactions, customers, settings.features)
-    write_atomically({files.features: table})
+    check_file(files.customers, CUSTOMERS)
+    check_file(files.transactions, TRANSACTIONS)
+    query = feature_table_query(
+        _parquet(files.transactions), _parquet(files.customers), settings.features
+    )
+    with staged(files.features) as partial, connect() as connection:
+        connection.execute(f"COPY ({query}) TO {_literal(str(partial))} (FORMAT parquet)")
     return files
 
 
 def build_feature_table(
     transactions: pd.DataFrame, customers: pd.DataFrame, settings: FeatureSettings
 ) -> pd.DataFrame:
+    """The feature table of frames in memory (tests, notebooks): the stage's query on them."""
+    with connect() as connection:
+        connection.register("transactions_frame", transactions)
+        connection.register("customers_frame", customers)
+        query = feature_table_query("transactions_frame", "customers_frame", settings)
+        table: pd.DataFrame = connection.execute(
+            f"{query} ORDER BY event_timestamp, customer_id"
+        ).df()
+    # DuckDB keeps microseconds; frames elsewhere in the project carry pandas' nanoseconds.
+    return table.astype({"event_timestamp": TIME_DTYPE, "created": TIME_DTYPE})
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection that reads times in UTC (hours, nights) whatever the host.
+
+    Rows need not keep their input order (each query says the order it needs), which lets DuckDB
+    stream and spill with less memory.
+    """
+    connection = duckdb.connect(config={"preserve_insertion_order": False})
+    connection.execute("SET TimeZone = 'UTC'")
+    return connection
+
+
+def share_conditions(settings: FeatureSettings) -> dict[str, str]:
+    """Each share feature and the SQL condition on a transaction `t` (of customer `c`) it counts.
+
+    Extension point: a new share of the customer's transactions is one line here, e.g.
+    `"online_share": "t.channel = 'online'"`, plus its name in PROFILE_INPUTS.
+    """
+    night_start, night_end = settings.night_hours
+    hour = "hour(t.event_timestamp)"
+    return {
+        "night_share": f"{hour} >= {night_start} AND {hour} < {night_end}",
+        "foreign_share": "t.country IS DISTINCT FROM c.home_country",
+    }
+
+
+def feature_table_query(transactions: str, customers: str, settings: FeatureSettings) -> str:
     """One row per customer state, with `event_timestamp` and `created`, ready for Feast.
+
+    `transactions` and `customers` are table expressions (a registered frame or
+    `read_parquet(...)`). Windows cover (t - w, t] in whole seconds of the state's transaction
+    t; transactions of one customer at the same moment leave one state, after all of them
+    (ordered by `transaction_id`), so no point-in-time join has to choose between equal times.
 
     Extension point: compute a new feature here and add its name and type to PROFILE_FEATURES;
     feature_repo/definitions.py declares it to Feast from that list.
     """
-    home = customers.set_index("customer_id")["home_country"]
-    ordered = transactions.sort_values(
-        ["customer_id", "event_timestamp", "transaction_id"], kind="stable"
-    )
-    customer = ordered["customer_id"].to_numpy()
-    seconds = ordered["event_timestamp"].astype("int64").to_numpy() // 1_000_000_000
-    amount = ordered["amount"].to_numpy()
-    hour = ordered["event_timestamp"].dt.hour.to_numpy()
-    night_start, night_end = settings.night_hours
-    is_night = ((hour >= night_start) & (hour < night_end)).astype(float)
-    is_foreign = (ordered["country"].to_numpy() != home.reindex(customer).to_numpy()).astype(float)
-
-    # Rank of each transaction within its customer (1-based), from the sorted order.
-    first_of_customer = np.r_[True, customer[1:] != customer[:-1]]
-    group_start = np.maximum.accumulate(np.where(first_of_customer, np.arange(len(customer)), 0))
-    count_so_far = np.arange(len(customer)) - group_start + 1
-
-    states = pd.DataFrame(
-        {
-            "customer_id": customer,
-            "event_timestamp": ordered["event_timestamp"].to_numpy() + STATE_DELAY,
-            "txn_count_total": count_so_far.astype(float),
-            "avg_amount": _running_sum(amount, group_start) / count_so_far,
-            "night_share": _running_sum(is_night, group_start) / count_so_far,
-            "foreign_share": _running_sum(is_foreign, group_start) / count_so_far,
-            "last_transaction_unix": seconds.astype(float),
-            "home_country": home.reindex(customer).to_numpy(),
-        }
-    )
-    # Windows (t - w, t]: a sorted composite key keeps each customer's search inside their rows.
-    key = customer.astype(np.int64) * 10**11 + seconds
-    amount_cumsum = np.r_[0.0, np.cumsum(amount)]
-    for hours in settings.windows_hours:
-        first_in_window = np.searchsorted(key, key - hours * 3600, side="right")
-        rows = np.arange(len(key))
-        states[f"txn_count_{hours}h"] = (rows + 1 - first_in_window).astype(float)
-        states[f"amount_sum_{hours}h"] = amount_cumsum[rows + 1] - amount_cumsum[first_in_window]
-    # Transactions of one customer at the same moment leave one state: after all of them (Feast
-    # would otherwise pick one of the equal-time rows at random).
-    states = states.drop_duplicates(["customer_id", "event_timestamp"], keep="last")
-
-    signups = pd.DataFrame(
-        {
-            "customer_id": customers["customer_id"].to_numpy(),
-            "event_timestamp": customers["signup_at"].to_numpy(),
-            "txn_count_total": 0.0,
-            "home_country": customers["home_country"].to_numpy(),
-            **dict.fromkeys(window_features(settings.windows_hours), 0.0),
-        }
-    )
-    table = pd.concat([signups, states], ignore_index=True)
-    table["event_timestamp"] = pd.to_datetime(table["event_timestamp"], utc=True)
-    table["created"] = table["event_timestamp"]
-    columns = [
-        "customer_id",
-        "event_timestamp",
-        "created",
-        *window_features(settings.windows_hours),
-        *PROFILE_FEATURES,
+    in_order = "PARTITION BY customer_id ORDER BY event_timestamp, transaction_id"
+    shares = share_conditions(settings)
+    share_hits = [
+        f"CASE WHEN {rule} THEN 1.0 ELSE 0.0 END AS {name}_hit" for name, rule in shares.items()
     ]
-    return table[columns].sort_values(["event_timestamp", "customer_id"], ignore_index=True)
+    share_totals = [f"sum({name}_hit) OVER ({in_order}) AS {name}_hits" for name in shares]
+    share_columns = [f"{name}_hits / n AS {name}" for name in shares]
+    # Rows of the customer at least w before the transaction's second: what leaves the window.
+    before = {
+        hours: f"PARTITION BY customer_id ORDER BY second "
+        f"RANGE BETWEEN UNBOUNDED PRECEDING AND {hours * 3600} PRECEDING"
+        for hours in settings.windows_hours
+    }
+    left_window = [
+        column
+        for hours, frame in before.items()
+        for column in (
+            f"count(*) OVER ({frame}) AS gone_{hours}",
+            f"coalesce(sum(amount) OVER ({frame}), 0.0) AS gone_amount_{hours}",
+        )
+    ]
+    window_columns = [
+        column
+        for hours in settings.windows_hours
+        for column in (
+            f"CAST(n - gone_{hours} AS DOUBLE) AS txn_count_{hours}h",
+            f"amount_total - gone_amount_{hours} AS amount_sum_{hours}h",
+        )
+    ]
+    empty_windows = [f"0.0 AS {name}" for name in window_features(settings.windows_hours)]
+    columns = ", ".join(
+        [
+            "customer_id",
+            "event_timestamp",
+            "event_timestamp AS created",
+            *window_features(settings.windows_hours),
+            *PROFILE_FEATURES,
+        ]
+    )
+    # Two sorts in all (by time within each customer, by second for the windows); no join
+    # between the states and the history, no global ORDER BY (Feast needs none).
+    return f"""
+WITH ordered AS (
+    SELECT t.customer_id, t.transaction_id, t.event_timestamp, t.amount,
+        CAST(floor(epoch_us(t.event_timestamp) / 1000000) AS BIGINT) AS second,
+        {", ".join(share_hits)},
+        c.home_country
+    FROM {transactions} t LEFT JOIN {customers} c USING (customer_id)
+),
+running AS (
+    SELECT *,
+        row_number() OVER ({in_order}) AS n,
+        sum(amount) OVER ({in_order}) AS amount_total,
+        {", ".join(share_totals)},
+        lead(event_timestamp) OVER ({in_order}) IS DISTINCT FROM event_timestamp AS closes_moment,
+        {", ".join(left_window)}
+    FROM ordered
+),
+table_rows AS (
+    SELECT customer_id,
+        event_timestamp + INTERVAL {STATE_DELAY_MS} MILLISECOND AS event_timestamp,
+        {", ".join(window_columns)},
+        CAST(n AS DOUBLE) AS txn_count_total,
+        amount_total / n AS avg_amount,
+        {", ".join(share_columns)},
+        CAST(second AS DOUBLE) AS last_transaction_unix,
+        home_country
+    FROM running WHERE closes_moment
+    UNION ALL BY NAME
+    SELECT customer_id, signup_at AS event_timestamp, {", ".join(empty_windows)},
+        0.0 AS txn_count_total, home_country
+    FROM {customers}
+)
+SELECT {columns} FROM table_rows
+"""
 
 
-def _running_sum(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
-    """Cumulative sum that restarts at each customer's first row."""
-    total = np.cumsum(values)
-    before_group = np.r_[0.0, total][group_start]
-    return np.asarray(total - before_group)
+def _parquet(path: Path) -> str:
+    return f"read_parquet({_literal(str(path))})"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from {{ cookiecutter.package_name }}.features.request_time import model_columns, request_time_features
-from {{ cookiecutter.package_name }}.features.store import MARKER_CUSTOMER, open_store
+from {{ cookiecutter.package_name }}.features.store import MARKER_CUSTOMER, open_offline_store, open_store
 from {{ cookiecutter.package_name }}.settings import FeatureSettings, Settings, Workspace
 
 if TYPE_CHECKING:
@@ -22,9 +24,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 PRESENT = 1  # FieldStatus.PRESENT in Feast's serving protos
-CHUNK_ROWS = 100_000
-# What Feast joins on: one entity row per customer and moment.
-MOMENT = ("customer_id", "event_timestamp")
+# The position of each transaction, sent with it through the join to restore the given order.
+ROW = "transaction_row"
+# What Feast joins on: the customer and the moment of the transaction.
+ENTITY_KEYS = ("customer_id", "event_timestamp")
 
 
 class DroppedRowsError(RuntimeError):
@@ -72,44 +75,59 @@ class CustomerFeatures:
         """Labels joined point-in-time with the features, plus the request-time features.
 
         `labels` holds one row per transaction (`transaction_id`, `customer_id`,
-        `event_timestamp` and the transaction's own columns). Rows that the join drops are
-        reported and refused: a training set never shrinks silently.
+        `event_timestamp` and the transaction's own columns). Every label row comes back once,
+        in order; a row with no feature row within the TTL before it is refused, so a training
+        set never holds a customer the store knew nothing about.
         """
-        return self.historical_features(labels)
+        joined = self._joined(labels)
+        unknown = joined["txn_count_total"].isna().to_numpy()
+        if unknown.any():
+            dropped = sorted(labels["transaction_id"][unknown])
+            raise DroppedRowsError(
+                f"the point-in-time join dropped {len(dropped)} of {len(labels)} label rows (no "
+                f"feature row within the TTL before them), e.g. transaction_id {dropped[:5]}: "
+                "check the feature table covers their period and the TTL"
+            )
+        return request_time_features(joined, self.features)
 
     def historical_features(self, transactions: pd.DataFrame) -> pd.DataFrame:
         """Any transactions (labelled or not) with the features as of each one's time.
 
-        Feast keeps one entity row per customer and time, so transactions of one customer at
-        the same moment are joined once and each gets that state (from before the moment: none
-        of them sees another). Feast's file offline store joins every entity row with all of
-        its customer's feature rows before picking the latest; asking for a few thousand
-        customers at a time keeps that product, and the memory it needs, small.
+        Transactions of one customer at the same moment each get the state from before that
+        moment: none of them sees another (the feature table holds one state after all of them).
+        Customers the store does not know keep their row, with missing features.
         """
-        moments = transactions[list(MOMENT)].drop_duplicates()
-        joined = pd.concat(
-            [
-                self.store.get_historical_features(entity_df=chunk, features=self.service).to_df()
-                for chunk in _by_customer_chunks(moments, CHUNK_ROWS)
-            ],
-            ignore_index=True,
-        )
-        joined["event_timestamp"] = joined["event_timestamp"].astype(
-            transactions["event_timestamp"].dtype
-        )
-        found = transactions[list(MOMENT)].merge(joined[list(MOMENT)], how="left", indicator=True)
-        dropped = transactions["transaction_id"][(found["_merge"] == "left_only").to_numpy()]
-        if len(dropped) or len(joined) != len(moments):
-            raise DroppedRowsError(
-                f"the point-in-time join dropped {len(dropped)} of {len(transactions)} label "
-                f"rows (no feature row within the TTL before them), e.g. transaction_id "
-                f"{sorted(dropped)[:5]}: check the feature table covers their period and the TTL"
-            )
-        ordered = transactions.merge(joined, on=list(MOMENT), how="left", validate="m:1")
-        unknown = int(ordered["txn_count_total"].isna().sum())
+        joined = self._joined(transactions)
+        unknown = int(joined["txn_count_total"].isna().sum())
         if unknown:
             logger.warning("%d of %d rows have no customer features", unknown, len(transactions))
-        return request_time_features(ordered, self.features)
+        return request_time_features(joined, self.features)
+
+    def _joined(self, transactions: pd.DataFrame) -> pd.DataFrame:
+        """The transactions with Feast's point-in-time features, in the given order, none lost.
+
+        Only the join keys travel through the offline store (the transactions' own columns,
+        strings among them, would be copied there and back); the features come back with each
+        row's position and are placed beside the transactions by it.
+        """
+        entity_rows = pd.DataFrame(
+            {
+                ROW: np.arange(len(transactions)),
+                **{key: transactions[key].array for key in ENTITY_KEYS},
+            }
+        )
+        joined = self.store.get_historical_features(
+            entity_df=entity_rows, features=self.service
+        ).to_df()
+        if len(joined) != len(entity_rows) or not joined[ROW].is_unique:
+            raise DroppedRowsError(
+                f"the offline store returned {len(joined)} rows for {len(entity_rows)} "
+                "transactions: each must come back exactly once"
+            )
+        features = joined.sort_values(ROW).drop(columns=[ROW, *ENTITY_KEYS])
+        return pd.concat(
+            [transactions.reset_index(drop=True), features.reset_index(drop=True)], axis=1
+        )
 
     def online_features(self, customer_ids: list[int]) -> OnlineFeatures:
         """Current feature values of the customers; unknown ones are listed in `missing`."""
@@ -147,8 +165,20 @@ class CustomerFeatures:
         return frame[model_columns(self.features)]
 
 
-def _by_customer_chunks(frame: pd.DataFrame, rows: int) -> list[pd.DataFrame]:
-    """Split into parts of about `rows` rows, each holding whole customers."""
-    per_customer = frame.groupby("customer_id").size().sort_index()
-    part = (per_customer.cumsum() - 1) // rows
-    return [frame[frame["customer_id"].isin(ids)] for _, ids in part.groupby(part).groups.items()]
+def write_training_set(settings: Settings, out: Path) -> int:
+    """Write the training pipeline's point-in-time training set to a Parquet file; its rows.
+
+    The same labels (the raw transactions, checked against their contract) and the same join as
+    the pipeline's `build_training_set` step, for a person to inspect or a benchmark to time.
+    The file is replaced only once the whole set is written.
+    """
+    from {{ cookiecutter.package_name }}.data.contract import TRANSACTIONS, check_file
+    from {{ cookiecutter.package_name }}.data.files import DataFiles, write_atomically
+
+    source = DataFiles.of(settings).transactions
+    check_file(source, TRANSACTIONS)
+    labels = pd.read_parquet(source)
+    features = CustomerFeatures(settings, settings.features, open_offline_store(settings))
+    training = features.training_set(labels)
+    write_atomically({out: training})
+    return len(training)
