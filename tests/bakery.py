@@ -186,6 +186,7 @@ def expected_files(answers: dict[str, str]) -> set[str]:
         f"src/{package}/data/versioning.py",
         f"src/{package}/features/__init__.py",
         f"src/{package}/features/build.py",
+        f"src/{package}/features/duckdb_sql.py",
         f"src/{package}/features/offline_store.py",
         f"src/{package}/features/request_time.py",
         f"src/{package}/features/retrieval.py",

@@ -67,7 +67,7 @@ def phase_training_set() -> dict[str, float]:
 def phase_bare_asof_join() -> dict[str, float]:
     """The limit: DuckDB's ASOF LEFT JOIN of the transactions onto the table, into pandas."""
     from {{ cookiecutter.package_name }}.data.files import DataFiles
-    from {{ cookiecutter.package_name }}.features.build import connect
+    from {{ cookiecutter.package_name }}.features.duckdb_sql import connect
 
     files = DataFiles.of(load_settings())
     started = time.perf_counter()

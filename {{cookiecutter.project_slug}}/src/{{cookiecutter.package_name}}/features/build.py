@@ -6,20 +6,18 @@ sees the state after the customer's previous transaction and never the transacti
 at the same moment, or a later one; the online store, materialised up to now, holds the state
 after the latest one. The same rows feed training and serving, so the two cannot disagree.
 
-The table is one DuckDB query over the Parquet files (window functions and an ASOF JOIN per
+The table is one DuckDB query over the Parquet files (window functions, with a RANGE frame per
 window), written by DuckDB: the history never passes through pandas, so tens of millions of
 transactions build in seconds with memory DuckDB bounds and spills.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
-
-import duckdb
 
 from {{ cookiecutter.package_name }}.data.contract import CUSTOMERS, TRANSACTIONS, check_file
 from {{ cookiecutter.package_name }}.data.files import DataFiles, staged
+from {{ cookiecutter.package_name }}.features.duckdb_sql import connect, literal, parquet
 from {{ cookiecutter.package_name }}.settings import FeatureSettings, Settings
 
 if TYPE_CHECKING:
@@ -52,10 +50,10 @@ def write_feature_table(settings: Settings) -> DataFiles:
     check_file(files.customers, CUSTOMERS)
     check_file(files.transactions, TRANSACTIONS)
     query = feature_table_query(
-        _parquet(files.transactions), _parquet(files.customers), settings.features
+        parquet(files.transactions), parquet(files.customers), settings.features
     )
     with staged(files.features) as partial, connect() as connection:
-        connection.execute(f"COPY ({query}) TO {_literal(str(partial))} (FORMAT parquet)")
+        connection.execute(f"COPY ({query}) TO {literal(str(partial))} (FORMAT parquet)")
     return files
 
 
@@ -72,17 +70,6 @@ def build_feature_table(
         ).df()
     # DuckDB keeps microseconds; frames elsewhere in the project carry pandas' nanoseconds.
     return table.astype({"event_timestamp": TIME_DTYPE, "created": TIME_DTYPE})
-
-
-def connect() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB connection that reads times in UTC (hours, nights) whatever the host.
-
-    Rows need not keep their input order (each query says the order it needs), which lets DuckDB
-    stream and spill with less memory.
-    """
-    connection = duckdb.connect(config={"preserve_insertion_order": False})
-    connection.execute("SET TimeZone = 'UTC'")
-    return connection
 
 
 def share_conditions(settings: FeatureSettings) -> dict[str, str]:
@@ -185,11 +172,3 @@ table_rows AS (
 )
 SELECT {columns} FROM table_rows
 """
-
-
-def _parquet(path: Path) -> str:
-    return f"read_parquet({_literal(str(path))})"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
