@@ -17,6 +17,7 @@ feature_repo/feature_store.yaml selects it with `offline_store: type: <this modu
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import pandas as pd
@@ -37,6 +38,15 @@ from pydantic import StrictStr
 from {{ cookiecutter.package_name }}.features.duckdb_sql import connect, identifier, parquet
 
 _ROW = "__entity_row"
+
+# Materialisation runs through ibis 12 (inside Feast's store), which still calls the DuckDB method
+# that 1.5 renamed; the newest ibis has no fix yet, and the warning would reach every CLI's output.
+warnings.filterwarnings(
+    "ignore",
+    message=r"fetch_arrow_table\(\) is deprecated",
+    category=DeprecationWarning,
+    module=r"ibis\.backends\.duckdb",
+)
 
 
 class FeatureFile(NamedTuple):
