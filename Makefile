@@ -8,6 +8,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # The one pinned dependency set: the generated project's lock file, shared by the template's tests.
 LOCK := {{cookiecutter.project_slug}}/requirements.lock
+# The same set plus pyspark: the template's tests also run the offline_store=spark bake.
+TEST_LOCK := {{cookiecutter.project_slug}}/requirements-spark.lock
 DEMO_DIR := build/demo
 BAKE_DIR := build/bake
 # The demo needs cookiecutter only: a small virtualenv, versions from the same lock file. The baked
@@ -43,10 +45,10 @@ $(TOOLS)/.installed: $(LOCK)
 	$(TOOLS)/bin/uv pip install --quiet --python $(TOOLS)/bin/python --constraint '$(LOCK)' cookiecutter
 	touch $@
 
-$(VENV)/.installed: $(LOCK)
+$(VENV)/.installed: $(LOCK) $(TEST_LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "$$(grep -E '^uv==' '$(LOCK)')"
-	$(BIN)/uv pip sync --python $(BIN)/python '$(LOCK)'
+	$(BIN)/uv pip sync --python $(BIN)/python '$(TEST_LOCK)'
 	touch $@
 
 .PHONY: lint

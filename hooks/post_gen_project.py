@@ -22,8 +22,22 @@ OPTION_FILES = {
             "tests/integration/test_local_redis.py",
         ],
     },
+    "offline_store": {
+        "duckdb": [
+            "src/{{ cookiecutter.package_name }}/features/offline_store.py",
+        ],
+        "spark": [
+            "requirements-spark.lock",
+            "src/{{ cookiecutter.package_name }}/features/spark_engine.py",
+            "tests/integration/test_spark_engine.py",
+        ],
+    },
 }
-SELECTED = {"ci": "{{ cookiecutter.ci }}", "online_store": "{{ cookiecutter.online_store }}"}
+SELECTED = {
+    "ci": "{{ cookiecutter.ci }}",
+    "online_store": "{{ cookiecutter.online_store }}",
+    "offline_store": "{{ cookiecutter.offline_store }}",
+}
 
 
 def remove_unselected_files() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,8 @@ QUESTIONS = [name for name in CONTEXT if not name.startswith("_")]
 CHOICES: dict[str, list[str]] = {
     name: values for name, values in CONTEXT.items() if isinstance(values, list) and name[0] != "_"
 }
+# What a clean run never prints: a traceback, a warning, an error at exit.
+TROUBLE = re.compile(r"Traceback|Exception ignored|Warning:|RuntimeError")
 IDENTITY = {
     "GIT_AUTHOR_NAME": "Template Tests",
     "GIT_AUTHOR_EMAIL": "tests@example.com",
@@ -75,6 +78,12 @@ def run_cookiecutter_cli(output_dir: Path, *answers: str) -> subprocess.Complete
     )
 
 
+def user_environment() -> dict[str, str]:
+    """This process's environment without the project's settings or an outer make's variables."""
+    inherited = ("FRAUD_DETECTION_", "MAKE", "MFLAGS", "VIRTUAL_ENV")
+    return {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
+
+
 def make(project: Path, *targets: str, own_venv: bool = False) -> subprocess.CompletedProcess[str]:
     """Run a baked project's make as a user would: no settings or outer make inherited.
 
@@ -82,13 +91,26 @@ def make(project: Path, *targets: str, own_venv: bool = False) -> subprocess.Com
     project's `make setup` only adds the project itself instead of a second full install. With
     `own_venv`, the bake's `make setup` creates its .venv for the bake's Python, as a user's does.
     """
-    inherited = ("FRAUD_DETECTION_", "MAKE", "MFLAGS", "VIRTUAL_ENV")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     venv = [] if own_venv else [f"VENV={sys.prefix}"]
     return subprocess.run(
         ["make", "--no-print-directory", *targets, *venv],
         cwd=project,
-        env=environment,
+        env=user_environment(),
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def run_cli(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """Run a baked project's command line from the template's virtualenv, as `make` would.
+
+    The virtualenv's editable install points at the bake whose `make setup` ran last.
+    """
+    return subprocess.run(
+        [str(Path(sys.prefix) / "bin" / project.name), *arguments],
+        cwd=project,
+        env=user_environment(),
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
@@ -187,7 +209,6 @@ def expected_files(answers: dict[str, str]) -> set[str]:
         f"src/{package}/features/__init__.py",
         f"src/{package}/features/build.py",
         f"src/{package}/features/duckdb_sql.py",
-        f"src/{package}/features/offline_store.py",
         f"src/{package}/features/request_time.py",
         f"src/{package}/features/retrieval.py",
         f"src/{package}/features/store.py",
@@ -290,4 +311,17 @@ def expected_files(answers: dict[str, str]) -> set[str]:
             "tests/integration/test_local_redis.py",
         },
     }
-    return files | ci_files[answers["ci"]] | store_files[answers["online_store"]]
+    engine_files = {
+        "duckdb": {f"src/{package}/features/offline_store.py"},
+        "spark": {
+            "requirements-spark.lock",
+            f"src/{package}/features/spark_engine.py",
+            "tests/integration/test_spark_engine.py",
+        },
+    }
+    return (
+        files
+        | ci_files[answers["ci"]]
+        | store_files[answers["online_store"]]
+        | engine_files[answers["offline_store"]]
+    )

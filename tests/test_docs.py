@@ -45,7 +45,7 @@ def question(name: str) -> str:
 
 def test_options_page_shows_every_option_with_its_prompt_and_values(site: Path) -> None:
     text = " ".join(page_text(site, "options").split())
-    assert len(QUESTIONS) == 12
+    assert len(QUESTIONS) == 13
     for name in QUESTIONS:
         assert name in text
         assert " ".join(question(name).split()) in text, name
@@ -57,7 +57,14 @@ def test_options_page_shows_every_option_with_its_prompt_and_values(site: Path) 
 
 
 def test_every_menu_value_has_a_label_that_starts_with_the_value() -> None:
-    assert set(CHOICES) == {"python_version", "license", "online_store", "remote_storage", "ci"}
+    assert set(CHOICES) == {
+        "python_version",
+        "license",
+        "online_store",
+        "offline_store",
+        "remote_storage",
+        "ci",
+    }
     for name, values in CHOICES.items():
         labels = CONTEXT["__prompts__"][name]
         assert list(labels) == ["__prompt__", *values], name

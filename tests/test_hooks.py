@@ -49,6 +49,7 @@ BAD_MENU_VALUES = [
     ("python_version", "three"),
     ("license", "GPL-3.0"),
     ("online_store", "cassandra"),
+    ("offline_store", "pandas"),
     ("remote_storage", "azure"),
     ("ci", "jenkins"),
 ]

@@ -13,9 +13,7 @@ import subprocess
 
 import pytest
 
-from tests.bakery import bake, make
-
-TROUBLE = re.compile(r"Traceback|Exception ignored|Warning:|RuntimeError")
+from tests.bakery import TROUBLE, bake, make
 
 
 @pytest.mark.slow

@@ -6,19 +6,29 @@ src/{{ cookiecutter.package_name }}/features/build.py, so a new feature is named
 """
 
 from datetime import timedelta
-
+{% if cookiecutter.offline_store == "spark" %}
+from feast import Entity, FeatureService, FeatureView, Field, ValueType
+from feast.infra.offline_stores.contrib.spark_offline_store.spark_source import SparkSource
+{%- else %}
 from feast import Entity, FeatureService, FeatureView, Field, FileSource, ValueType
+{%- endif %}
 from feast.types import Float64, String
 
 from {{ cookiecutter.package_name }}.data.contract import TIME
 from {{ cookiecutter.package_name }}.data.files import DataFiles
 from {{ cookiecutter.package_name }}.features.build import PROFILE_FEATURES, window_features
+{%- if cookiecutter.offline_store == "spark" %}
+from {{ cookiecutter.package_name }}.features.spark_engine import quiet_experimental_warnings
+{%- endif %}
 from {{ cookiecutter.package_name }}.settings import load_settings
 
 # Feast's type for each Python type that features/build.py gives a feature.
 FEAST_TYPES = {float: Float64, str: String}
 
 settings = load_settings()
+{%- if cookiecutter.offline_store == "spark" %}
+quiet_experimental_warnings()
+{%- endif %}
 ttl = timedelta(days=settings.features.ttl_days)
 
 customer = Entity(
@@ -28,9 +38,16 @@ customer = Entity(
     description="A card holder.",
 )
 
+{% if cookiecutter.offline_store == "spark" -%}
+customer_features_source = SparkSource(
+    name="customer_features",
+    path=str(DataFiles.of(settings).features),
+    file_format="parquet",
+{%- else -%}
 customer_features_source = FileSource(
     name="customer_features",
     path=str(DataFiles.of(settings).features),
+{%- endif %}
     timestamp_field=TIME,
     created_timestamp_column="created",
     description="Customer state after each transaction (DVC stage `features`).",

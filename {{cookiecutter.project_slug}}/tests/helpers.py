@@ -42,6 +42,9 @@ PROJECT_FILES = (
     "params.yaml",
     "requirements.lock",
     "requirements-gpu.lock",
+{%- if cookiecutter.offline_store == "spark" %}
+    "requirements-spark.lock",
+{%- endif %}
     "dvc.yaml",
     "bentofile.yaml",
     "bentofile-gpu.yaml",

@@ -24,6 +24,14 @@ SOURCE_FORMATS = {".csv": "csv", ".csv.gz": "csv", ".parquet": "parquet", ".pq":
 ENV_PREFIX = "{{ cookiecutter.package_name | upper }}_"
 PARAMS_FILE = "params.yaml"
 MIN_API_KEY_LENGTH = 16
+{%- if cookiecutter.offline_store == "spark" %}
+# local, local[N], local[*], local[N,F], spark://HOST:PORT[,HOST:PORT],
+# k8s://[https://]HOST[:PORT] or yarn
+SPARK_MASTER_PATTERN = (
+    r"^(local(\[(\*|\d+)(,\d+)?\])?|spark://[^\s/:,]+:\d+(,[^\s/:,]+:\d+)*"
+    r"|k8s://(https?://)?[^\s/:]+(:\d+)?/?|yarn)$"
+)
+{%- endif %}
 
 
 class Section(BaseModel):
@@ -154,12 +162,34 @@ class FeatureSettings(Section):
         return self
 
 
+{% if cookiecutter.offline_store == "spark" -%}
+class SparkSettings(Section):
+    """The Spark session that builds the feature table and answers Feast's offline store.
+
+    `local[*]` runs Spark inside the project's process on every core; a cluster is a master URL
+    away (a standalone master or Kubernetes), with `conf` for what the cluster needs.
+    """
+
+    master: str = Field(default="local[*]", pattern=SPARK_MASTER_PATTERN)
+    conf: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _master_in_one_place(self) -> SparkSettings:
+        if "spark.master" in self.conf:
+            raise ValueError("set the master in feast.spark.master, not in feast.spark.conf")
+        return self
+
+
+{% endif -%}
 class FeastSettings(Section):
     """Where the Feast repository lives and which feature service the model uses."""
 
     repo_path: Path = Path("feature_repo")
     feature_service: str = "fraud_model_v1"
     redis_connection_string: str = "localhost:6379"
+{%- if cookiecutter.offline_store == "spark" %}
+    spark: SparkSettings = SparkSettings()
+{%- endif %}
 
 
 class ModelSettings(Section):

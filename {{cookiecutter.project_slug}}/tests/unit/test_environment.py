@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from {{ cookiecutter.package_name }}.governance.environment import (
+    LOCK_FILE,
     environment_report,
     lock_file_of_this_environment,
     pinned_versions,
@@ -18,17 +19,17 @@ def test_lock_pins_apply_per_interpreter(project_copy: Path) -> None:
 
 
 def test_a_drifted_pin_is_reported(project_copy: Path) -> None:
-    lock = project_copy / "requirements.lock"
+    lock = project_copy / LOCK_FILE
     lock.write_text(lock.read_text().replace("\nzenml==", "\nzenml==0.0.1\n# was zenml=="))
     report = environment_report(project_copy)
-    assert report.lock_file == "requirements.lock"
+    assert report.lock_file == LOCK_FILE
     assert any(line.startswith("zenml: pinned 0.0.1") for line in report.mismatches)
     assert report.stack["xgboost"].startswith("3.2.")
 
 
 def test_lock_hash_changes_with_the_lock(project_copy: Path) -> None:
     before = environment_report(project_copy).lock_sha256
-    lock = project_copy / "requirements.lock"
+    lock = project_copy / LOCK_FILE
     lock.write_text(lock.read_text() + "\n")
     assert environment_report(project_copy).lock_sha256 != before
 
@@ -45,6 +46,15 @@ def test_the_cpu_and_gpu_locks_differ_only_in_the_xgboost_wheel(project_copy: Pa
     assert f"xgboost=={version}" in gpu
 
 
+{% if cookiecutter.offline_store == "spark" -%}
+def test_the_spark_lock_is_the_cpu_lock_plus_pyspark(project_copy: Path) -> None:
+    cpu = pinned_lines(project_copy / "requirements.lock")
+    spark = pinned_lines(project_copy / "requirements-spark.lock")
+    assert cpu <= spark, "every other pin is held equal"
+    assert {line.split("==")[0] for line in spark - cpu} == {"pyspark", "py4j"}
+
+
+{% endif -%}
 def pinned_lines(lock: Path) -> set[str]:
     return {line for line in lock.read_text().splitlines() if line and line[0] not in "# -"}
 

@@ -10,6 +10,8 @@ from {{ cookiecutter.package_name }}.features.request_time import model_columns,
 from {{ cookiecutter.package_name }}.settings import DataSettings, FeatureSettings
 from tests.feature_reference import reference_feature_table
 
+pytestmark = pytest.mark.offline_store
+
 SETTINGS = FeatureSettings(windows_hours=(1, 24), night_hours=(0, 6), ttl_days=30)
 T0 = pd.Timestamp("2026-02-01 10:00", tz="UTC")
 STATE_DELAY = pd.Timedelta(milliseconds=STATE_DELAY_MS)
@@ -145,7 +147,7 @@ def test_transactions_at_the_same_moment_leave_one_state_holding_all_of_them() -
     assert seen.loc[5, "foreign_share"] == pytest.approx(1 / 3)
 
 
-def test_duckdb_table_equals_the_plain_reference_with_ties_sub_seconds_and_unknown_customers() -> (
+def test_engine_table_equals_the_plain_reference_with_ties_sub_seconds_and_unknown_customers() -> (
     None
 ):
     dataset = generate(DataSettings(n_customers=60, n_transactions=6_000, days=4), seed=5)

@@ -44,12 +44,12 @@ def info(
     else:
         typer.echo(f"{{ cookiecutter.project_slug }} {__version__}")
         typer.echo(f"python {report.python} on {report.platform}")
-        typer.echo(f"requirements.lock sha256 {report.lock_sha256}")
+        typer.echo(f"{report.lock_file} sha256 {report.lock_sha256}")
         for name, installed in report.stack.items():
             typer.echo(f"  {name:<10} {installed}")
     if report.mismatches:
         raise RuntimeError(
-            f"{len(report.mismatches)} packages differ from requirements.lock "
+            f"{len(report.mismatches)} packages differ from {report.lock_file} "
             f"(first: {report.mismatches[0]}); run `make setup`"
         )
 

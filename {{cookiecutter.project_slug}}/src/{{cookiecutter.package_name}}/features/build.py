@@ -6,9 +6,10 @@ sees the state after the customer's previous transaction and never the transacti
 at the same moment, or a later one; the online store, materialised up to now, holds the state
 after the latest one. The same rows feed training and serving, so the two cannot disagree.
 
-The table is one DuckDB query over the Parquet files (window functions, with a RANGE frame per
-window), written by DuckDB: the history never passes through pandas, so tens of millions of
-transactions build in seconds with memory DuckDB bounds and spills.
+The table is one SQL query over the Parquet files (window functions, with a RANGE frame per
+window), run and written by the engine the project was made with, here
+{{ 'Spark (features/spark_engine.py)' if cookiecutter.offline_store == 'spark' else 'DuckDB' }}: the history never passes through pandas, so tens of
+millions of transactions build with memory the engine bounds and spills.
 """
 
 from __future__ import annotations
@@ -16,15 +17,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from {{ cookiecutter.package_name }}.data.contract import CUSTOMERS, TRANSACTIONS, check_file
+{%- if cookiecutter.offline_store == "spark" %}
+from {{ cookiecutter.package_name }}.data.files import DataFiles
+{%- else %}
 from {{ cookiecutter.package_name }}.data.files import DataFiles, staged
 from {{ cookiecutter.package_name }}.features.duckdb_sql import connect, literal, parquet
+{%- endif %}
 from {{ cookiecutter.package_name }}.settings import FeatureSettings, Settings
 
 if TYPE_CHECKING:
     import pandas as pd
 
 STATE_DELAY_MS = 1
+# A time's whole seconds since the epoch, in DuckDB (Spark's is unix_seconds).
+DUCKDB_WHOLE_SECONDS = "CAST(floor(epoch_us({time}) / 1000000) AS BIGINT)"
 TIME_DTYPE = "datetime64[ns, UTC]"
+# Typed literals: Spark reads a bare 1.0 as a DECIMAL, which would change the sums' precision.
+ONE, ZERO = "CAST(1 AS DOUBLE)", "CAST(0 AS DOUBLE)"
 # The customer_profile view (feature_repo/definitions.py), with each feature's type. The model
 # reads PROFILE_INPUTS as they are; the other two only feed request-time features.
 PROFILE_INPUTS = ("txn_count_total", "avg_amount", "night_share", "foreign_share")
@@ -49,11 +58,17 @@ def write_feature_table(settings: Settings) -> DataFiles:
     files = DataFiles.of(settings)
     check_file(files.customers, CUSTOMERS)
     check_file(files.transactions, TRANSACTIONS)
+{%- if cookiecutter.offline_store == "spark" %}
+    from {{ cookiecutter.package_name }}.features.spark_engine import write_feature_table_with_spark
+
+    write_feature_table_with_spark(files, settings.features, settings.feast.spark)
+{%- else %}
     query = feature_table_query(
         parquet(files.transactions), parquet(files.customers), settings.features
     )
     with staged(files.features) as partial, connect() as connection:
         connection.execute(f"COPY ({query}) TO {literal(str(partial))} (FORMAT parquet)")
+{%- endif %}
     return files
 
 
@@ -61,15 +76,20 @@ def build_feature_table(
     transactions: pd.DataFrame, customers: pd.DataFrame, settings: FeatureSettings
 ) -> pd.DataFrame:
     """The feature table of frames in memory (tests, notebooks): the stage's query on them."""
+{%- if cookiecutter.offline_store == "spark" %}
+    from {{ cookiecutter.package_name }}.features.spark_engine import feature_table_of_frames
+
+    table = feature_table_of_frames(transactions, customers, settings)
+{%- else %}
     with connect() as connection:
         connection.register("transactions_frame", transactions)
         connection.register("customers_frame", customers)
         query = feature_table_query("transactions_frame", "customers_frame", settings)
-        table: pd.DataFrame = connection.execute(
-            f"{query} ORDER BY event_timestamp, customer_id"
-        ).df()
-    # DuckDB keeps microseconds; frames elsewhere in the project carry pandas' nanoseconds.
-    return table.astype({"event_timestamp": TIME_DTYPE, "created": TIME_DTYPE})
+        table = connection.execute(query).df()
+{%- endif %}
+    # Engines keep microseconds; frames elsewhere in the project carry pandas' nanoseconds.
+    table = table.astype({"event_timestamp": TIME_DTYPE, "created": TIME_DTYPE})
+    return table.sort_values(["event_timestamp", "customer_id"], ignore_index=True)
 
 
 def share_conditions(settings: FeatureSettings) -> dict[str, str]:
@@ -86,13 +106,20 @@ def share_conditions(settings: FeatureSettings) -> dict[str, str]:
     }
 
 
-def feature_table_query(transactions: str, customers: str, settings: FeatureSettings) -> str:
+def feature_table_query(
+    transactions: str,
+    customers: str,
+    settings: FeatureSettings,
+    whole_seconds: str = DUCKDB_WHOLE_SECONDS,
+) -> str:
     """One row per customer state, with `event_timestamp` and `created`, ready for Feast.
 
-    `transactions` and `customers` are table expressions (a registered frame or
-    `read_parquet(...)`). Windows cover (t - w, t] in whole seconds of the state's transaction
-    t; transactions of one customer at the same moment leave one state, after all of them
-    (ordered by `transaction_id`), so no point-in-time join has to choose between equal times.
+    Plain SQL that DuckDB and Spark both run: `transactions` and `customers` are table
+    expressions (a registered frame or view, `read_parquet(...)`), `whole_seconds` the engine's
+    expression for a time's whole seconds since the epoch (`{time}` in it is the time).
+    Windows cover (t - w, t] in whole seconds of the state's transaction t; transactions of one
+    customer at the same moment leave one state, after all of them (ordered by
+    `transaction_id`), so no point-in-time join has to choose between equal times.
 
     Extension point: compute a new feature here and add its name and type to PROFILE_FEATURES;
     feature_repo/definitions.py declares it to Feast from that list.
@@ -100,13 +127,14 @@ def feature_table_query(transactions: str, customers: str, settings: FeatureSett
     in_order = "PARTITION BY customer_id ORDER BY event_timestamp, transaction_id"
     shares = share_conditions(settings)
     share_hits = [
-        f"CASE WHEN {rule} THEN 1.0 ELSE 0.0 END AS {name}_hit" for name, rule in shares.items()
+        f"CASE WHEN {rule} THEN {ONE} ELSE {ZERO} END AS {name}_hit"
+        for name, rule in shares.items()
     ]
     share_totals = [f"sum({name}_hit) OVER ({in_order}) AS {name}_hits" for name in shares]
     share_columns = [f"{name}_hits / n AS {name}" for name in shares]
     # Rows of the customer at least w before the transaction's second: what leaves the window.
     before = {
-        hours: f"PARTITION BY customer_id ORDER BY second "
+        hours: f"PARTITION BY customer_id ORDER BY unix_second "
         f"RANGE BETWEEN UNBOUNDED PRECEDING AND {hours * 3600} PRECEDING"
         for hours in settings.windows_hours
     }
@@ -115,7 +143,7 @@ def feature_table_query(transactions: str, customers: str, settings: FeatureSett
         for hours, frame in before.items()
         for column in (
             f"count(*) OVER ({frame}) AS gone_{hours}",
-            f"coalesce(sum(amount) OVER ({frame}), 0.0) AS gone_amount_{hours}",
+            f"coalesce(sum(amount) OVER ({frame}), {ZERO}) AS gone_amount_{hours}",
         )
     ]
     window_columns = [
@@ -126,22 +154,22 @@ def feature_table_query(transactions: str, customers: str, settings: FeatureSett
             f"amount_total - gone_amount_{hours} AS amount_sum_{hours}h",
         )
     ]
-    empty_windows = [f"0.0 AS {name}" for name in window_features(settings.windows_hours)]
-    columns = ", ".join(
-        [
-            "customer_id",
-            "event_timestamp",
-            "event_timestamp AS created",
-            *window_features(settings.windows_hours),
-            *PROFILE_FEATURES,
-        ]
-    )
+    # The empty state at signup: no transaction in any window, no habits yet.
+    signup_values = {
+        **dict.fromkeys(window_features(settings.windows_hours), ZERO),
+        **dict.fromkeys(PROFILE_FEATURES, "CAST(NULL AS DOUBLE)"),
+        "txn_count_total": ZERO,
+        "home_country": "home_country",
+    }
+    signup_columns = [f"{value} AS {name}" for name, value in signup_values.items()]
+    features = [*window_features(settings.windows_hours), *PROFILE_FEATURES]
+    seconds = whole_seconds.format(time="t.event_timestamp")
     # Two sorts in all (by time within each customer, by second for the windows); no join
     # between the states and the history, no global ORDER BY (Feast needs none).
     return f"""
 WITH ordered AS (
     SELECT t.customer_id, t.transaction_id, t.event_timestamp, t.amount,
-        CAST(floor(epoch_us(t.event_timestamp) / 1000000) AS BIGINT) AS second,
+        {seconds} AS unix_second,
         {", ".join(share_hits)},
         c.home_country
     FROM {transactions} t LEFT JOIN {customers} c USING (customer_id)
@@ -162,13 +190,18 @@ table_rows AS (
         CAST(n AS DOUBLE) AS txn_count_total,
         amount_total / n AS avg_amount,
         {", ".join(share_columns)},
-        CAST(second AS DOUBLE) AS last_transaction_unix,
+        CAST(unix_second AS DOUBLE) AS last_transaction_unix,
         home_country
     FROM running WHERE closes_moment
-    UNION ALL BY NAME
-    SELECT customer_id, signup_at AS event_timestamp, {", ".join(empty_windows)},
-        0.0 AS txn_count_total, home_country
+),
+signup_rows AS (
+    SELECT customer_id, signup_at AS event_timestamp, {", ".join(signup_columns)}
     FROM {customers}
 )
-SELECT {columns} FROM table_rows
+SELECT customer_id, event_timestamp, event_timestamp AS created, {", ".join(features)}
+FROM (
+    SELECT customer_id, event_timestamp, {", ".join(features)} FROM table_rows
+    UNION ALL
+    SELECT customer_id, event_timestamp, {", ".join(features)} FROM signup_rows
+)
 """

@@ -79,6 +79,11 @@ def open_store(settings: Workspace) -> FeatureStore:
     feast = import_feast()
     os.environ.update(feast_environment(settings))
     store: FeatureStore = feast.FeatureStore(repo_path=str(feature_repo(settings)))
+{%- if cookiecutter.offline_store == "spark" %}
+    from {{ cookiecutter.package_name }}.features.spark_engine import configure_store
+
+    configure_store(store, settings.feast.spark)
+{%- endif %}
     return store
 
 
@@ -89,6 +94,12 @@ def open_offline_store(settings: Workspace) -> FeatureStore:
     """
     import_feast()
     from feast.errors import FeatureServiceNotFoundException
+{%- if cookiecutter.offline_store == "spark" %}
+
+    from {{ cookiecutter.package_name }}.features.spark_engine import check_master
+
+    check_master(settings.feast.spark.master)
+{%- endif %}
 
     pull_missing(settings, DataFiles.of(settings).features)
     store = open_store(settings)
@@ -163,6 +174,11 @@ def apply_and_materialize(settings: Workspace) -> Materialization:
 
     This is the whole `features apply` job, so a test or a script can run it without the CLI.
     """
+{%- if cookiecutter.offline_store == "spark" %}
+    from {{ cookiecutter.package_name }}.features.spark_engine import check_master
+
+    check_master(settings.feast.spark.master)
+{%- endif %}
     apply_definitions(settings)
     table = pd.read_parquet(DataFiles.of(settings).features)
     return materialize(open_store(settings), table)

@@ -4,6 +4,9 @@ A model is only reproducible from the lock file it was trained with, so the evid
 lock file's hash and every pin the running interpreter does not match. CPU environments install
 requirements.lock (the `xgboost-cpu` wheel), CUDA ones requirements-gpu.lock (`xgboost`): the
 installed wheel says which lock applies.
+{%- if cookiecutter.offline_store == "spark" %} On CPU this project installs requirements-spark.lock
+instead: the same pins plus pyspark and py4j.
+{%- endif %}
 """
 
 from __future__ import annotations
@@ -19,7 +22,12 @@ from packaging.utils import canonicalize_name
 
 from {{ cookiecutter.package_name }}.model.requirements import XGBOOST_WHEELS, installed_version
 
+{% if cookiecutter.offline_store == "spark" -%}
+# requirements.lock plus pyspark and py4j: the Spark bake's environment on CPU.
+LOCK_FILE = "requirements-spark.lock"
+{% else -%}
 LOCK_FILE = "requirements.lock"
+{% endif -%}
 GPU_LOCK_FILE = "requirements-gpu.lock"
 STACK = ("zenml", "kfp", "feast", "dvc", "mlflow", "bentoml", "evidently", "xgboost")
 
@@ -50,7 +58,7 @@ def pinned_versions(lock_file: Path) -> dict[str, str]:
 
 
 def lock_file_of_this_environment(project_root: Path) -> Path:
-    """requirements-gpu.lock where the CUDA `xgboost` wheel is installed, else requirements.lock."""
+    """requirements-gpu.lock where the CUDA `xgboost` wheel is installed, else LOCK_FILE."""
     cuda = installed_version("xgboost") is not None and installed_version("xgboost-cpu") is None
     return project_root / (GPU_LOCK_FILE if cuda else LOCK_FILE)
 
