@@ -18,7 +18,7 @@ from {{ cookiecutter.package_name }}.data.contract import TIME
 from {{ cookiecutter.package_name }}.data.files import DataFiles
 from {{ cookiecutter.package_name }}.features.build import PROFILE_FEATURES, window_features
 {%- if cookiecutter.offline_store == "spark" %}
-from {{ cookiecutter.package_name }}.features.spark_engine import quiet_experimental_warnings
+from {{ cookiecutter.package_name }}.features.spark_engine import quiet_spark_notes
 {%- endif %}
 from {{ cookiecutter.package_name }}.settings import load_settings
 
@@ -27,7 +27,7 @@ FEAST_TYPES = {float: Float64, str: String}
 
 settings = load_settings()
 {%- if cookiecutter.offline_store == "spark" %}
-quiet_experimental_warnings()
+quiet_spark_notes()
 {%- endif %}
 ttl = timedelta(days=settings.features.ttl_days)
 

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from {{ cookiecutter.package_name }}.governance.environment import LOCK_FILE
 from tests.e2e.test_training_pipeline import models
 from tests.helpers import CLI, ENV_PREFIX, TRAINED_DATA, edit_params, ok, restored_afterwards, run
 
@@ -60,7 +61,7 @@ def test_release_evidence_is_filled_from_the_real_sources(project: Path) -> None
     assert record["metrics"]["gate"]["thresholds"]["min_roc_auc"] == 0.75
     assert record["metrics"]["values"]["roc_auc"] > 0.75
     assert record["quality_gate"]["passed"] is True
-    lock_hash = hashlib.sha256((project / "requirements.lock").read_bytes()).hexdigest()
+    lock_hash = hashlib.sha256((project / LOCK_FILE).read_bytes()).hexdigest()
     assert record["environment"]["lock_sha256"] == lock_hash
     assert record["environment"]["python"] == ".".join(map(str, sys.version_info[:3]))
     assert record["mlflow"]["run_id"] == record["model"]["lineage_id"]

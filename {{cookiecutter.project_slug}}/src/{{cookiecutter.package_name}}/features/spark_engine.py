@@ -9,6 +9,7 @@ the job before Spark starts, with the address in one line.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
 import warnings
@@ -90,6 +91,7 @@ def spark_session(spark: SparkSettings) -> SparkSession:
     from pyspark.sql import SparkSession
 
     check_master(spark.master)
+    quiet_spark_notes()
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
@@ -99,17 +101,20 @@ def spark_session(spark: SparkSettings) -> SparkSession:
     return session
 
 
-def quiet_experimental_warnings() -> None:
-    """Silence Feast's notes that its Spark store and source are experimental (docs/scale.md).
+def quiet_spark_notes() -> None:
+    """Silence Feast's notes that its Spark parts are experimental, and py4j's at exit.
 
-    Feast repeats them on every join and every source it reads from the registry, into every
-    command's output. Call it after Feast's Spark module is imported: that import sets its
+    Feast says its Spark store and source are experimental (docs/scale.md) on every join and
+    every source it reads from the registry; py4j's INFO line on closing its connection to the
+    JVM lands on standard output after the last line a command prints (a path a script reads,
+    say). Call it after Feast's Spark module is imported: that import sets its
     warnings to "once", ahead of filters set before.
     """
     for subject in ("offline store", "data source API"):
         warnings.filterwarnings(
             "ignore", message=f"The spark {subject} is an experimental", category=RuntimeWarning
         )
+    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 def configure_store(store: FeatureStore, spark: SparkSettings) -> None:
@@ -122,7 +127,7 @@ def configure_store(store: FeatureStore, spark: SparkSettings) -> None:
     """
     from feast.infra.offline_stores.contrib.spark_offline_store import spark as feast_spark
 
-    quiet_experimental_warnings()
+    quiet_spark_notes()
     offline = store.config.offline_store
     assert isinstance(offline, feast_spark.SparkOfflineStoreConfig), type(offline)
     offline.spark_conf = spark_conf(spark)
