@@ -7,9 +7,8 @@ at the same moment, or a later one; the online store, materialised up to now, ho
 after the latest one. The same rows feed training and serving, so the two cannot disagree.
 
 The table is one SQL query over the Parquet files (window functions, with a RANGE frame per
-window), run and written by the engine the project was made with, here
-{{ 'Spark (features/spark_engine.py)' if cookiecutter.offline_store == 'spark' else 'DuckDB' }}: the history never passes through pandas, so tens of
-millions of transactions build with memory the engine bounds and spills.
+window), run and written by the project's engine, {{ 'Spark' if cookiecutter.offline_store == 'spark' else 'DuckDB' }}, so the history never passes through
+pandas: tens of millions of transactions build with memory the engine bounds and spills.
 """
 
 from __future__ import annotations
