@@ -102,6 +102,22 @@ def make(project: Path, *targets: str, own_venv: bool = False) -> subprocess.Com
     )
 
 
+def last_line(result: subprocess.CompletedProcess[str]) -> str:
+    """pytest's final summary line, after the run succeeded and said where its time went."""
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "time by layer: " in result.stdout, "make test must print each layer's wall time"
+    return result.stdout.strip().splitlines()[-1]
+
+
+def passed_modules(project: Path, marker: str) -> set[str]:
+    """Run a bake's tests of one marker: the test modules that passed, none skipped or failed."""
+    result = make(project, "test", f"TEST_ARGS=-m {marker} -rA")
+    summary = last_line(result)
+    assert " passed" in summary, summary
+    assert "skipped" not in summary and "failed" not in summary, summary
+    return set(re.findall(r"^PASSED (tests/\S+?\.py)::", result.stdout, re.MULTILINE))
+
+
 def run_cli(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
     """Run a baked project's command line from the template's virtualenv, as `make` would.
 

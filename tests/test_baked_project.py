@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.bakery import bake, make
+from tests.bakery import bake, last_line, make, passed_modules
 
 # The baked project's modules whose tests are marked `online_store`.
 STORE_MODULES = {
@@ -24,13 +24,6 @@ STORE_MODULES = {
 @pytest.fixture(scope="module")
 def default_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bake(tmp_path_factory.mktemp("default"))
-
-
-def last_line(result: subprocess.CompletedProcess[str]) -> str:
-    """pytest's final summary line, after the run succeeded and said where its time went."""
-    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "time by layer: " in result.stdout, "make test must print each layer's wall time"
-    return result.stdout.strip().splitlines()[-1]
 
 
 @pytest.mark.slow
@@ -61,12 +54,8 @@ def test_redis_bake_runs_its_online_store_tests_against_a_real_redis_server(
 ) -> None:
     """Only the tests whose behaviour depends on the online store: the rest is the default's."""
     project = bake(tmp_path_factory.mktemp("redis"), online_store="redis")
-    result = make(project, "test", "TEST_ARGS=-m online_store -rA")
-    summary = last_line(result)
-    assert " passed" in summary
-    assert "skipped" not in summary, "the Redis tests must run, not skip"
-    passed = re.findall(r"^PASSED (tests/\S+?\.py)::", result.stdout, re.MULTILINE)
-    assert set(passed) == STORE_MODULES, "exactly the online store's tests run"
+    passed = passed_modules(project, "online_store")
+    assert passed == STORE_MODULES, "exactly the online store's tests run"
 
 
 @pytest.mark.slow
